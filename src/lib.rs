@@ -1,0 +1,5 @@
+//! rxguard: a medication-safety rules engine.
+pub mod date;
+pub mod diagnostic;
+pub mod syntax;
+pub mod units;

@@ -1,0 +1,265 @@
+//! The syntax tree of one pack, exactly as written, with spans. Names are not resolved here.
+
+use crate::diagnostic::Span;
+
+/// A name as written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ident {
+    /// The name.
+    pub name: String,
+    /// Where.
+    pub span: Span,
+}
+
+/// A string literal, unescaped.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Str {
+    /// The text after unescaping.
+    pub value: String,
+    /// The span of the literal including its quotes.
+    pub span: Span,
+}
+
+/// One parsed pack file.
+#[derive(Clone, Debug, Default)]
+pub struct PackAst {
+    /// The `pack` header, if the file had a readable one.
+    pub header: Option<PackHeader>,
+    /// `use` lines.
+    pub uses: Vec<Ident>,
+    /// Declarations, in source order.
+    pub items: Vec<Item>,
+}
+
+/// `pack NAME "TITLE" version "X.Y.Z"`.
+#[derive(Clone, Debug)]
+pub struct PackHeader {
+    /// The pack's name.
+    pub name: Ident,
+    /// Its title.
+    pub title: Str,
+    /// Its version.
+    pub version: Str,
+}
+
+/// A declaration.
+#[derive(Clone, Debug)]
+pub enum Item {
+    /// `drug`.
+    Drug(DrugDecl),
+    /// `class`.
+    Class(ClassDecl),
+    /// `condition`.
+    Condition(ConditionDecl),
+    /// `lab`.
+    Lab(LabDecl),
+    /// `rule`.
+    Rule(RuleDecl),
+}
+
+/// A named list of strings inside a declaration block, such as `atc "M03BX01"`.
+#[derive(Clone, Debug)]
+pub struct CodeList {
+    /// The field name (`rxnorm`, `atc`, `synonym`, `icd10`, `snomed`, `loinc`).
+    pub field: Ident,
+    /// The values.
+    pub values: Vec<Str>,
+}
+
+/// `brand "A" "B" route intrathecal`.
+#[derive(Clone, Debug)]
+pub struct BrandList {
+    /// The brand names.
+    pub names: Vec<Str>,
+    /// The route the brand implies.
+    pub route: Option<Ident>,
+}
+
+/// `drug NAME { ... }`.
+#[derive(Clone, Debug)]
+pub struct DrugDecl {
+    /// The ingredient's name.
+    pub name: Ident,
+    /// Code lists (rxnorm, atc, synonym).
+    pub codes: Vec<CodeList>,
+    /// Brand lists.
+    pub brands: Vec<BrandList>,
+}
+
+/// `class NAME = ...`.
+#[derive(Clone, Debug)]
+pub struct ClassDecl {
+    /// The class's name.
+    pub name: Ident,
+    /// Its members.
+    pub expr: ClassExpr,
+}
+
+/// The right-hand side of a class.
+#[derive(Clone, Debug)]
+pub enum ClassExpr {
+    /// A drug or a class by name.
+    Name(Ident),
+    /// Every drug with an ATC code starting with this prefix.
+    Atc(Str),
+    /// Any of these.
+    Union(Vec<ClassExpr>),
+    /// The first, without the second.
+    Except(Box<ClassExpr>, Box<ClassExpr>),
+}
+
+/// `condition NAME { icd10 ...; snomed ... }`.
+#[derive(Clone, Debug)]
+pub struct ConditionDecl {
+    /// The condition's name.
+    pub name: Ident,
+    /// Code lists.
+    pub codes: Vec<CodeList>,
+}
+
+/// `lab NAME { loinc ...; unit U; within N days }`.
+#[derive(Clone, Debug)]
+pub struct LabDecl {
+    /// The lab's name.
+    pub name: Ident,
+    /// Code lists.
+    pub codes: Vec<CodeList>,
+    /// The canonical unit as written.
+    pub unit: Option<Ident>,
+    /// The look-back window.
+    pub within: Option<Expr>,
+}
+
+/// `rule NAME { ... }`.
+#[derive(Clone, Debug)]
+pub struct RuleDecl {
+    /// The rule's name.
+    pub name: Ident,
+    /// The fields in source order (duplicates are kept so the checker can report them).
+    pub fields: Vec<RuleField>,
+    /// The whole rule.
+    pub span: Span,
+}
+
+/// One field of a rule.
+#[derive(Clone, Debug)]
+pub enum RuleField {
+    /// `severity S`.
+    Severity(Ident),
+    /// `when E`.
+    When(Expr),
+    /// `unless E`.
+    Unless(Expr),
+    /// `downgrade to S when E`.
+    Downgrade(Ident, Expr),
+    /// `summary "..."`.
+    Summary(Str),
+    /// `message "..."`.
+    Message(Str),
+    /// `advise "..."`.
+    Advise(Str),
+    /// `cite "..."`.
+    Cite(Str),
+    /// `supersedes a, b`.
+    Supersedes(Vec<Ident>),
+    /// `override "..." ...`.
+    Override(Vec<Str>),
+}
+
+impl RuleField {
+    /// The field's keyword, for diagnostics.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            RuleField::Severity(_) => "severity",
+            RuleField::When(_) => "when",
+            RuleField::Unless(_) => "unless",
+            RuleField::Downgrade(..) => "downgrade",
+            RuleField::Summary(_) => "summary",
+            RuleField::Message(_) => "message",
+            RuleField::Advise(_) => "advise",
+            RuleField::Cite(_) => "cite",
+            RuleField::Supersedes(_) => "supersedes",
+            RuleField::Override(_) => "override",
+        }
+    }
+}
+
+/// An expression.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expr {
+    /// What it is.
+    pub kind: ExprKind,
+    /// Where.
+    pub span: Span,
+}
+
+/// The kinds of expression.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExprKind {
+    /// `true` or `false`.
+    Bool(bool),
+    /// A number with an optional unit token.
+    Number(f64, Option<Ident>),
+    /// A date literal.
+    Date(crate::date::Date),
+    /// A bare name (`age`, `as_of`, a route).
+    Name(Ident),
+    /// `f(args)`.
+    Call(Ident, Vec<Arg>),
+    /// `not e`.
+    Not(Box<Expr>),
+    /// `a op b`.
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+}
+
+/// A call argument, positional or named (`route: oral`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Arg {
+    /// The name before the colon.
+    pub name: Option<Ident>,
+    /// The value.
+    pub value: Expr,
+}
+
+/// Binary operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BinOp {
+    /// `and`
+    And,
+    /// `or`
+    Or,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+}
+
+impl BinOp {
+    /// The operator as written.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::And => "and",
+            BinOp::Or => "or",
+            BinOp::Lt => "<",
+            BinOp::Le => "<=",
+            BinOp::Gt => ">",
+            BinOp::Ge => ">=",
+            BinOp::Eq => "==",
+            BinOp::Ne => "!=",
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+        }
+    }
+}
