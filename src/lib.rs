@@ -3,3 +3,7 @@ pub mod date;
 pub mod diagnostic;
 pub mod syntax;
 pub mod units;
+pub mod check;
+pub mod ir;
+pub mod route;
+pub mod synth;

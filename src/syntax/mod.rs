@@ -354,7 +354,7 @@ fn expected_list(rules: &[Rule]) -> String {
     names.sort_unstable();
     names.dedup();
     match names.len() {
-        0 => "something else".into(),
+        0 => "more input".into(),
         1 => names[0].into(),
         n => format!("{} or {}", names[..n - 1].join(", "), names[n - 1]),
     }
@@ -390,6 +390,9 @@ fn syntax_help(found: &str) -> String {
         "||" | "|" => "write `or` (`|` is only for class members)".into(),
         "!" => "write `not`".into(),
         "=" => "compare with `==`".into(),
+        "severity" | "when" | "unless" | "downgrade" | "summary" | "message" | "advise" | "cite" | "supersedes" | "override" => {
+            "the expression before this field is incomplete: is a `)` or an operand missing?".into()
+        }
         _ => "see docs/language.md for the syntax".into(),
     }
 }

@@ -1,0 +1,315 @@
+//! The checked program: every name resolved, every expression typed, every quantity in its
+//! dimension's canonical unit. Evaluation never meets an unresolved name.
+
+use crate::date::Date;
+use crate::diagnostic::Span;
+use crate::route::Route;
+use crate::units::Dimension;
+use serde::Serialize;
+
+/// Index of a pack.
+pub type PackId = usize;
+/// Index of a drug (ingredient).
+pub type DrugId = usize;
+/// Index of a class.
+pub type ClassId = usize;
+/// Index of a condition.
+pub type ConditionId = usize;
+/// Index of a lab.
+pub type LabId = usize;
+/// Index of a rule.
+pub type RuleId = usize;
+
+/// Every pack, vocabulary entry and rule of one engine.
+#[derive(Clone, Debug, Default)]
+pub struct Program {
+    /// Packs, in load order.
+    pub packs: Vec<PackInfo>,
+    /// Ingredients.
+    pub drugs: Vec<DrugDef>,
+    /// Classes, flattened to their member ingredients.
+    pub classes: Vec<ClassDef>,
+    /// Conditions.
+    pub conditions: Vec<ConditionDef>,
+    /// Labs.
+    pub labs: Vec<LabDef>,
+    /// Rules.
+    pub rules: Vec<RuleDef>,
+}
+
+/// A pack's identity.
+#[derive(Clone, Debug, Serialize)]
+pub struct PackInfo {
+    /// Its name.
+    pub name: String,
+    /// Its title.
+    pub title: String,
+    /// Its version.
+    pub version: String,
+    /// Hash of its text, the packs it uses and the engine version (hex, 16 digits).
+    pub hash: String,
+    /// The source file it came from.
+    #[serde(skip)]
+    pub source: String,
+}
+
+/// An ingredient.
+#[derive(Clone, Debug)]
+pub struct DrugDef {
+    /// Its name.
+    pub name: String,
+    /// RxNorm ingredient codes.
+    pub rxnorm: Vec<String>,
+    /// ATC codes.
+    pub atc: Vec<String>,
+    /// Names it is written by (its own, brands, synonyms), each with the route a brand implies.
+    pub names: Vec<(String, Option<Route>)>,
+    /// Where it was declared.
+    pub span: Span,
+}
+
+/// A class of ingredients.
+#[derive(Clone, Debug)]
+pub struct ClassDef {
+    /// Its name.
+    pub name: String,
+    /// Member ingredients, sorted.
+    pub members: Vec<DrugId>,
+    /// Where it was declared.
+    pub span: Span,
+}
+
+/// A clinical condition.
+#[derive(Clone, Debug)]
+pub struct ConditionDef {
+    /// Its name.
+    pub name: String,
+    /// ICD-10-CM prefixes, upper case without dots.
+    pub icd10: Vec<String>,
+    /// SNOMED CT concept ids.
+    pub snomed: Vec<String>,
+}
+
+/// A laboratory result type.
+#[derive(Clone, Debug)]
+pub struct LabDef {
+    /// Its name.
+    pub name: String,
+    /// LOINC codes.
+    pub loinc: Vec<String>,
+    /// The dimension of its canonical unit.
+    pub dimension: Dimension,
+    /// The default look-back window in days.
+    pub window_days: i64,
+}
+
+/// Severity of a finding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Do not combine.
+    Contraindicated,
+    /// Avoid, or act now.
+    Major,
+    /// Caution.
+    Moderate,
+    /// For information.
+    Minor,
+}
+
+impl Severity {
+    /// The severity a rule names.
+    pub fn from_name(name: &str) -> Option<Severity> {
+        match name {
+            "contraindicated" => Some(Severity::Contraindicated),
+            "major" => Some(Severity::Major),
+            "moderate" => Some(Severity::Moderate),
+            "minor" => Some(Severity::Minor),
+            _ => None,
+        }
+    }
+
+    /// The severity's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Contraindicated => "contraindicated",
+            Severity::Major => "major",
+            Severity::Moderate => "moderate",
+            Severity::Minor => "minor",
+        }
+    }
+}
+
+/// A drug or a class: what `taking`, `new`, `count` and `drugs` read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SetRef {
+    /// One ingredient.
+    Drug(DrugId),
+    /// A class.
+    Class(ClassId),
+}
+
+/// A checked rule.
+#[derive(Clone, Debug)]
+pub struct RuleDef {
+    /// Its name.
+    pub name: String,
+    /// Its pack.
+    pub pack: PackId,
+    /// Its severity.
+    pub severity: Severity,
+    /// When it fires.
+    pub when: TExpr,
+    /// Exceptions that suppress the finding.
+    pub unless: Vec<TExpr>,
+    /// Exceptions that lower the severity.
+    pub downgrades: Vec<(Severity, TExpr)>,
+    /// The card summary.
+    pub summary: String,
+    /// The message template.
+    pub message: Template,
+    /// The advice template.
+    pub advise: Option<Template>,
+    /// Sources.
+    pub cite: Vec<String>,
+    /// Rules whose findings this rule's finding replaces.
+    pub supersedes: Vec<RuleId>,
+    /// Override reasons offered with the finding.
+    pub overrides: Vec<String>,
+    /// Where it was declared.
+    pub span: Span,
+}
+
+/// A message with `{...}` holes.
+#[derive(Clone, Debug, Default)]
+pub struct Template {
+    /// Text and holes in order.
+    pub pieces: Vec<Piece>,
+}
+
+/// Part of a template.
+#[derive(Clone, Debug)]
+pub enum Piece {
+    /// Literal text.
+    Text(String),
+    /// An expression rendered in place.
+    Hole(TExpr),
+}
+
+/// The type of an expression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Type {
+    /// True, false or unknown.
+    Bool,
+    /// A dimensionless number.
+    Count,
+    /// A quantity of a dimension.
+    Quantity(Dimension),
+    /// A date.
+    Date,
+    /// A list of the patient's medication entries (templates only).
+    Entries,
+}
+
+/// Comparison operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum CmpOp {
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+}
+
+impl CmpOp {
+    /// The operator as written.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+            CmpOp::Eq => "==",
+            CmpOp::Ne => "!=",
+        }
+    }
+}
+
+/// A typed expression.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TExpr {
+    /// What it computes.
+    pub kind: TKind,
+    /// Its type.
+    pub ty: Type,
+    /// Where it was written.
+    pub span: Span,
+}
+
+/// Typed expression forms. Quantities are in canonical units.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TKind {
+    /// A boolean constant.
+    Bool(bool),
+    /// A number (count, or quantity in canonical units).
+    Number(f64),
+    /// A date constant.
+    Date(Date),
+    /// The evaluation date.
+    AsOf,
+    /// The patient's age in completed years.
+    Age,
+    /// Takes the drug or a member of the class now.
+    Taking(SetRef),
+    /// A draft order is for it.
+    New(SetRef),
+    /// Distinct ingredients of the set taken now.
+    Count(SetRef),
+    /// An active condition.
+    Has(ConditionId),
+    /// An active or past condition.
+    Had(ConditionId),
+    /// The most recent result within the window.
+    Lab(LabId, i64),
+    /// Daily dose of one ingredient by one route, now or on a date.
+    DailyDose(DrugId, Route, Option<Box<TExpr>>),
+    /// Some taken entry of the drug is by the route.
+    RouteIs(DrugId, Route),
+    /// Every entry by the route ended within the window and none is taken.
+    Stopped(DrugId, Route, i64),
+    /// The last entry before the stop was a lower dose than the one before.
+    Tapered(DrugId, Route),
+    /// The patient's entries in the set (templates only).
+    Drugs(SetRef),
+    /// Negation.
+    Not(Box<TExpr>),
+    /// Conjunction.
+    And(Box<TExpr>, Box<TExpr>),
+    /// Disjunction.
+    Or(Box<TExpr>, Box<TExpr>),
+    /// Comparison.
+    Cmp(CmpOp, Box<TExpr>, Box<TExpr>),
+    /// Sum (quantities of one dimension, or a date plus a duration).
+    Add(Box<TExpr>, Box<TExpr>),
+    /// Difference.
+    Sub(Box<TExpr>, Box<TExpr>),
+}
+
+impl TExpr {
+    /// Children in order.
+    pub fn children(&self) -> Vec<&TExpr> {
+        match &self.kind {
+            TKind::Not(a) => vec![a],
+            TKind::And(a, b) | TKind::Or(a, b) | TKind::Cmp(_, a, b) | TKind::Add(a, b) | TKind::Sub(a, b) => vec![a, b],
+            TKind::DailyDose(_, _, Some(on)) => vec![on],
+            _ => Vec::new(),
+        }
+    }
+}
