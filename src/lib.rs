@@ -7,3 +7,13 @@ pub mod check;
 pub mod ir;
 pub mod route;
 pub mod synth;
+pub mod compile;
+pub mod patient;
+pub mod value;
+pub mod eval;
+pub mod report;
+pub mod batch;
+pub mod bundled;
+pub mod engine;
+
+pub use engine::{Engine, InputError};

@@ -1,0 +1,200 @@
+//! Checking many patients: NDJSON read in chunks of lines, each chunk checked in parallel with
+//! rayon, results written in input order. A line that cannot be read becomes a rejected record
+//! with its line number and reason; the rest goes on. The summary reconciles:
+//! records read = evaluated + rejected.
+
+use crate::date::Date;
+use crate::engine::{Engine, InputError};
+use crate::eval::Scratch;
+use crate::ir::Severity;
+use crate::report::PatientReport;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::io::{self, BufRead, Write};
+
+/// One input record's result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordOutcome {
+    /// The input's name (`-` for standard input).
+    pub input: String,
+    /// One-based line of the record (the first line of a multi-line document).
+    pub line: usize,
+    /// The report, or why the record was rejected.
+    pub result: Result<PatientReport, InputError>,
+}
+
+/// Counts over a batch.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Summary {
+    /// Records read.
+    pub records_read: usize,
+    /// Records checked.
+    pub evaluated: usize,
+    /// Records that could not be read.
+    pub rejected: usize,
+    /// Patients with at least one finding.
+    pub patients_with_findings: usize,
+    /// Findings by severity.
+    pub findings: SeverityCounts,
+    /// Data gaps.
+    pub data_gaps: usize,
+    /// Unrecognized medication entries.
+    pub unrecognized: usize,
+    /// The most severe finding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worst: Option<Severity>,
+}
+
+/// Findings per severity.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct SeverityCounts {
+    /// Contraindicated.
+    pub contraindicated: usize,
+    /// Major.
+    pub major: usize,
+    /// Moderate.
+    pub moderate: usize,
+    /// Minor.
+    pub minor: usize,
+}
+
+impl Summary {
+    /// Adds one record.
+    pub fn add(&mut self, outcome: &RecordOutcome) {
+        self.records_read += 1;
+        let Ok(report) = &outcome.result else {
+            self.rejected += 1;
+            return;
+        };
+        self.evaluated += 1;
+        self.patients_with_findings += usize::from(!report.findings.is_empty());
+        for f in &report.findings {
+            *match f.severity {
+                Severity::Contraindicated => &mut self.findings.contraindicated,
+                Severity::Major => &mut self.findings.major,
+                Severity::Moderate => &mut self.findings.moderate,
+                Severity::Minor => &mut self.findings.minor,
+            } += 1;
+        }
+        self.data_gaps += report.data_gaps.len();
+        self.unrecognized += report.unrecognized.len();
+        self.worst = match (self.worst, report.worst()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+
+    /// Total findings.
+    pub fn total_findings(&self) -> usize {
+        let c = &self.findings;
+        c.contraindicated + c.major + c.moderate + c.minor
+    }
+}
+
+/// How a batch runs.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchOptions<'p> {
+    /// The evaluation date.
+    pub as_of: Date,
+    /// Lines read and checked at a time (at least 1).
+    pub chunk_size: usize,
+    /// The thread pool to check in; `None` uses rayon's global pool (a library never
+    /// configures that pool itself).
+    pub pool: Option<&'p rayon::ThreadPool>,
+}
+
+/// Checks every record of `input`, calling `format` on each result (in parallel) and writing
+/// what it returns to `out` in input order. Returns the summary.
+pub fn run<R: BufRead, W: Write>(
+    engine: &Engine,
+    name: &str,
+    mut input: R,
+    options: BatchOptions<'_>,
+    format: &(dyn Fn(&RecordOutcome) -> String + Sync),
+    out: &mut W,
+    summary: &mut Summary,
+) -> io::Result<()> {
+    let mut first = String::new();
+    let mut line_no = 0;
+    // Skip leading blank lines to find out whether this is NDJSON or one JSON document.
+    while first.trim().is_empty() {
+        first.clear();
+        if input.read_line(&mut first)? == 0 {
+            return Ok(());
+        }
+        line_no += 1;
+    }
+    if !looks_like_ndjson(&first) {
+        let mut rest = String::new();
+        input.read_to_string(&mut rest)?;
+        first.push_str(&rest);
+        return document(engine, name, line_no, &first, options, format, out, summary);
+    }
+    let mut chunk: Vec<(usize, String)> = vec![(line_no, first)];
+    let size = options.chunk_size.max(1);
+    loop {
+        while chunk.len() < size {
+            let mut line = String::new();
+            if input.read_line(&mut line)? == 0 {
+                break;
+            }
+            line_no += 1;
+            if !line.trim().is_empty() {
+                chunk.push((line_no, line));
+            }
+        }
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        let check_chunk = || -> Vec<(String, RecordOutcome)> {
+            chunk
+                .par_iter()
+                .map_init(Scratch::default, |scratch, (line, text)| {
+                    let outcome = RecordOutcome { input: name.to_string(), line: *line, result: engine.check_json(scratch, text, options.as_of) };
+                    (format(&outcome), outcome)
+                })
+                .collect()
+        };
+        let results = match options.pool {
+            Some(pool) => pool.install(check_chunk),
+            None => check_chunk(),
+        };
+        for (text, outcome) in &results {
+            summary.add(outcome);
+            out.write_all(text.as_bytes())?;
+        }
+        chunk.clear();
+    }
+}
+
+/// A first line that is a whole JSON object (even a broken one) starts NDJSON; a pretty-printed
+/// document's first line is only an opening bracket.
+fn looks_like_ndjson(first: &str) -> bool {
+    let t = first.trim();
+    serde_json::from_str::<serde::de::IgnoredAny>(t).is_ok() || (t.len() > 2 && t.starts_with('{') && t.ends_with('}'))
+}
+
+/// A whole file that is one JSON document: a patient, or an array of patients.
+#[expect(clippy::too_many_arguments, reason = "the batch's parameters, passed through")]
+fn document<W: Write>(
+    engine: &Engine,
+    name: &str,
+    line: usize,
+    text: &str,
+    options: BatchOptions<'_>,
+    format: &(dyn Fn(&RecordOutcome) -> String + Sync),
+    out: &mut W,
+    summary: &mut Summary,
+) -> io::Result<()> {
+    let mut scratch = Scratch::default();
+    let records: Vec<Result<PatientReport, InputError>> = match serde_json::from_str::<Vec<&serde_json::value::RawValue>>(text) {
+        Ok(items) => items.iter().map(|raw| engine.check_json(&mut scratch, raw.get(), options.as_of)).collect(),
+        Err(_) => vec![engine.check_json(&mut scratch, text, options.as_of)],
+    };
+    for result in records {
+        let outcome = RecordOutcome { input: name.to_string(), line, result };
+        summary.add(&outcome);
+        out.write_all(format(&outcome).as_bytes())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,289 @@
+//! Command-line parsing and the subcommands.
+
+mod diagnostics;
+mod text;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use rxguard::batch::{self, BatchOptions, RecordOutcome, Summary};
+use rxguard::date::Date;
+use rxguard::ir::Severity;
+use rxguard::{Engine, engine};
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit code when a finding reaches `--fail-on`.
+const EXIT_FINDINGS: u8 = 1;
+/// Exit code for usage errors, unreadable packs and rejected records.
+const EXIT_ERROR: u8 = 2;
+
+#[derive(Parser)]
+#[command(name = "rxguard", version, about = "Medication-safety rules: check patients' medication lists against clinical rule packs")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check patients (JSON or NDJSON; `-` or nothing reads standard input).
+    Check(CheckArgs),
+    /// Check rule packs and report every error (the bundled packs when no path is given).
+    Lint {
+        /// Pack files or folders.
+        paths: Vec<PathBuf>,
+        /// Diagnostics as text or JSON lines.
+        #[arg(long, value_enum, default_value_t = LintFormat::Text)]
+        format: LintFormat,
+    },
+    /// Print the compiled rule graph as Graphviz DOT.
+    Graph {
+        /// Pack files or folders (the bundled packs when none is given).
+        paths: Vec<PathBuf>,
+    },
+    /// Generate realistic synthetic patients as NDJSON, for load tests.
+    Gen {
+        /// How many patients.
+        #[arg(long, default_value_t = 1000)]
+        patients: u64,
+        /// Seed: the same seed gives the same patients.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// Patient files (`-` for standard input).
+    files: Vec<String>,
+    /// Rule pack files or folders, instead of the bundled packs.
+    #[arg(long = "rules")]
+    rules: Vec<PathBuf>,
+    /// Evaluation date (YYYY-MM-DD); default today.
+    #[arg(long, value_parser = parse_date)]
+    as_of: Option<Date>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Exit with 1 when a finding reaches this severity.
+    #[arg(long, value_enum)]
+    fail_on: Option<SeverityArg>,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Records read and checked at a time.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    chunk_size: u64,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Format {
+    Text,
+    Json,
+    Ndjson,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LintFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SeverityArg {
+    Contraindicated,
+    Major,
+    Moderate,
+    Minor,
+}
+
+impl From<SeverityArg> for Severity {
+    fn from(s: SeverityArg) -> Severity {
+        match s {
+            SeverityArg::Contraindicated => Severity::Contraindicated,
+            SeverityArg::Major => Severity::Major,
+            SeverityArg::Moderate => Severity::Moderate,
+            SeverityArg::Minor => Severity::Minor,
+        }
+    }
+}
+
+fn parse_date(s: &str) -> Result<Date, String> {
+    Date::parse(s).ok_or_else(|| format!("`{s}` is not a date (YYYY-MM-DD)"))
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_ERROR } else { 0 });
+        }
+    };
+    let result = match cli.command {
+        Command::Check(args) => check(args),
+        Command::Lint { paths, format } => lint(&paths, format),
+        Command::Graph { paths } => graph(&paths),
+        Command::Gen { patients, seed } => generate(patients, seed),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+/// Compiles the packs at `paths` (bundled when empty), printing diagnostics on failure.
+fn load(paths: &[PathBuf]) -> Result<Engine, String> {
+    let compiled = if paths.is_empty() {
+        Engine::bundled()
+    } else {
+        let sources = engine::read_packs(paths).map_err(|e| format!("cannot read the rule packs: {e}"))?;
+        Engine::from_sources(sources)
+    };
+    compiled.map_err(|d| {
+        diagnostics::print(&d);
+        format!("{} error(s) in the rule packs", d.errors().count())
+    })
+}
+
+fn lint(paths: &[PathBuf], format: LintFormat) -> Result<ExitCode, String> {
+    let sources = if paths.is_empty() {
+        rxguard::bundled::PACKS.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect()
+    } else {
+        engine::read_packs(paths).map_err(|e| format!("cannot read the rule packs: {e}"))?
+    };
+    let count = sources.len();
+    match Engine::from_sources(sources) {
+        Ok(engine) => {
+            if let LintFormat::Text = format {
+                let rules = engine.graph().program.rules.len();
+                println!("{count} pack(s), {rules} rule(s): no errors");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(d) => {
+            match format {
+                LintFormat::Text => {
+                    diagnostics::print(&d);
+                    eprintln!("{} error(s)", d.errors().count());
+                }
+                LintFormat::Json => print!("{}", d.render_json_lines()),
+            }
+            Ok(ExitCode::from(EXIT_ERROR))
+        }
+    }
+}
+
+fn graph(paths: &[PathBuf]) -> Result<ExitCode, String> {
+    let engine = load(paths)?;
+    print!("{}", engine.graph().to_dot());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn generate(patients: u64, seed: u64) -> Result<ExitCode, String> {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    for line in rxguard::synth::ndjson(patients, seed) {
+        if writeln!(out, "{line}").is_err() {
+            break;
+        }
+    }
+    let _ = out.flush();
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(args: CheckArgs) -> Result<ExitCode, String> {
+    let engine = load(&args.rules)?;
+    let as_of = args.as_of.unwrap_or_else(Date::today);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build().map_err(|e| e.to_string())?;
+    let options = BatchOptions { as_of, chunk_size: usize::try_from(args.chunk_size).unwrap_or(usize::MAX), pool: Some(&pool) };
+    let color = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let files = if args.files.is_empty() { vec!["-".to_string()] } else { args.files.clone() };
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let mut summary = Summary::default();
+    let style = text::Style { color };
+    let format = args.format;
+    let render = move |o: &RecordOutcome| render_record(format, style, o);
+    let write_err = |e: io::Error| format!("cannot write the report: {e}");
+    match format {
+        Format::Text => write!(out, "{}", text::header(&engine, as_of, style)).map_err(write_err)?,
+        Format::Json => write!(out, "{{\"as_of\":\"{as_of}\",\"packs\":{},\"records\":[", serde_json::to_string(engine.packs()).unwrap_or_default()).map_err(write_err)?,
+        Format::Ndjson => {}
+    }
+    let mut first = true;
+    for file in &files {
+        let reader: Box<dyn BufRead> = if file == "-" {
+            Box::new(io::BufReader::new(io::stdin()))
+        } else {
+            Box::new(io::BufReader::with_capacity(1 << 16, std::fs::File::open(file).map_err(|e| format!("cannot read {file}: {e}"))?))
+        };
+        let mut sink = JsonSeparator { inner: &mut out, json: format == Format::Json, first: &mut first };
+        batch::run(&engine, file, reader, options, &render, &mut sink, &mut summary).map_err(|e| format!("cannot read {file}: {e}"))?;
+    }
+    match format {
+        Format::Text => write!(out, "{}", text::summary(&summary, style)).map_err(write_err)?,
+        Format::Json => writeln!(out, "],\"summary\":{}}}", serde_json::to_string(&summary).unwrap_or_default()).map_err(write_err)?,
+        Format::Ndjson => eprintln!("{}", serde_json::json!({ "summary": summary })),
+    }
+    out.flush().map_err(write_err)?;
+    Ok(exit_code(&summary, args.fail_on.map(Severity::from)))
+}
+
+fn exit_code(summary: &Summary, fail_on: Option<Severity>) -> ExitCode {
+    if summary.rejected > 0 {
+        ExitCode::from(EXIT_ERROR)
+    } else if fail_on.is_some_and(|limit| summary.worst.is_some_and(|w| w <= limit)) {
+        ExitCode::from(EXIT_FINDINGS)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn render_record(format: Format, style: text::Style, o: &RecordOutcome) -> String {
+    match format {
+        Format::Text => text::record(o, style),
+        Format::Json | Format::Ndjson => {
+            let value = match &o.result {
+                Ok(report) => serde_json::json!({ "input": o.input, "line": o.line, "report": report }),
+                Err(e) => serde_json::json!({ "input": o.input, "line": o.line, "error": e.to_string() }),
+            };
+            let mut s = value.to_string();
+            if format == Format::Ndjson {
+                s.push('\n');
+            }
+            s
+        }
+    }
+}
+
+/// Writes records, putting commas between them inside the JSON array.
+struct JsonSeparator<'a, W: Write> {
+    inner: &'a mut W,
+    json: bool,
+    first: &'a mut bool,
+}
+
+impl<W: Write> Write for JsonSeparator<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        if self.json && !buf.is_empty() {
+            if !*self.first {
+                self.inner.write_all(b",")?;
+            }
+            *self.first = false;
+        }
+        self.inner.write_all(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}

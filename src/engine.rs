@@ -1,0 +1,98 @@
+//! The library's front door: compile rule packs once, check patients many times.
+
+use crate::compile::RuleGraph;
+use crate::date::Date;
+use crate::diagnostic::{Diagnostics, SourceMap};
+use crate::eval::{self, Scratch};
+use crate::ir::PackInfo;
+use crate::patient::{Patient, RecordError};
+use crate::report::PatientReport;
+use std::path::{Path, PathBuf};
+
+/// A compiled set of rule packs. Immutable and `Send + Sync`: share one across threads.
+#[derive(Debug)]
+pub struct Engine {
+    graph: RuleGraph,
+}
+
+/// Why a patient record could not be checked.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum InputError {
+    /// Not valid JSON, or not our patient format.
+    #[error("{0}")]
+    Json(String),
+    /// A field's value cannot be used.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+}
+
+impl Engine {
+    /// Compiles the packs bundled with rxguard (the `rules/` folder, embedded at build time).
+    pub fn bundled() -> Result<Engine, Diagnostics> {
+        Engine::from_sources(crate::bundled::PACKS.iter().map(|(name, text)| (name.to_string(), text.to_string())))
+    }
+
+    /// Compiles packs from `(name, text)` pairs; the name is shown in diagnostics.
+    pub fn from_sources(sources: impl IntoIterator<Item = (String, String)>) -> Result<Engine, Diagnostics> {
+        let mut map = SourceMap::default();
+        for (name, text) in sources {
+            map.add(name, text);
+        }
+        match crate::check::check(&map) {
+            Ok(program) => Ok(Engine { graph: RuleGraph::compile(program, map) }),
+            Err(items) => Err(Diagnostics { sources: map, items }),
+        }
+    }
+
+    /// The compiled rule graph.
+    pub fn graph(&self) -> &RuleGraph {
+        &self.graph
+    }
+
+    /// The loaded packs.
+    pub fn packs(&self) -> &[PackInfo] {
+        &self.graph.program.packs
+    }
+
+    /// Checks one patient at `as_of`.
+    pub fn check(&self, patient: &Patient<'_>, as_of: Date) -> Result<PatientReport, RecordError> {
+        self.check_with(&mut Scratch::default(), patient, as_of)
+    }
+
+    /// Checks one patient, reusing `scratch` (keep one per thread to avoid allocation).
+    pub fn check_with(&self, scratch: &mut Scratch, patient: &Patient<'_>, as_of: Date) -> Result<PatientReport, RecordError> {
+        scratch.facts.build(patient, &self.graph.vocabulary, as_of)?;
+        eval::evaluate(&self.graph, scratch);
+        Ok(eval::report(&self.graph, scratch, patient))
+    }
+
+    /// Parses a patient record (our JSON format) and checks it.
+    pub fn check_json(&self, scratch: &mut Scratch, json: &str, as_of: Date) -> Result<PatientReport, InputError> {
+        let patient: Patient<'_> = serde_json::from_str(json).map_err(|e| InputError::Json(e.to_string()))?;
+        Ok(self.check_with(scratch, &patient, as_of)?)
+    }
+}
+
+/// Reads rule packs from files and folders (every `*.rules` file under a folder, in name order).
+pub fn read_packs(paths: &[PathBuf]) -> std::io::Result<Vec<(String, String)>> {
+    let mut files = Vec::new();
+    for path in paths {
+        collect(path, &mut files)?;
+    }
+    files.into_iter().map(|p| Ok((p.display().to_string(), std::fs::read_to_string(&p)?))).collect()
+}
+
+fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if path.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+        entries.sort();
+        for e in entries {
+            if e.is_dir() || e.extension().is_some_and(|x| x == "rules") {
+                collect(&e, out)?;
+            }
+        }
+    } else {
+        out.push(path.to_path_buf());
+    }
+    Ok(())
+}

@@ -1,0 +1,219 @@
+//! Evaluation: one patient against the rule graph.
+//!
+//! From the patient's drug-and-class bits, the trigger index names the candidate rules; their
+//! nodes are evaluated on demand into memo slots stamped with a generation counter, so nothing
+//! is reset per patient and nothing is allocated per rule. Kleene logic throughout: a rule whose
+//! `when` is unknown is a data gap. Provenance is gathered afterwards, only for the rules that
+//! fired or ended in a gap.
+
+pub mod oracle;
+pub mod predicates;
+mod provenance;
+
+use crate::compile::{Node, NodeId, RuleGraph};
+use crate::ir::{RuleId, Severity};
+use crate::patient::PatientFacts;
+use crate::value::{Interval, Tri, Value};
+
+/// How one rule ended for one patient.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Not a candidate: its trigger set does not meet the patient's medications.
+    Skipped,
+    /// Decided false.
+    NotFired,
+    /// Fired, at this severity.
+    Fired(Severity),
+    /// `when` was unknown.
+    DataGap,
+    /// `when` was true, and the `unless` at this index was true.
+    Suppressed(usize),
+    /// `when` was true, but a superseding rule fired.
+    Superseded(RuleId),
+}
+
+/// Per-thread memory reused from one patient to the next.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    /// The current patient's facts.
+    pub facts: PatientFacts,
+    memo: Memo,
+    candidates: Vec<RuleId>,
+    /// Outcome of each rule for the current patient.
+    pub outcomes: Vec<Outcome>,
+    /// Candidate rules of the current patient, in evaluation order.
+    pub evaluated: Vec<RuleId>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Memo {
+    generation: u32,
+    stamps: Vec<u32>,
+    values: Vec<Value>,
+}
+
+impl Memo {
+    fn start(&mut self, nodes: usize) {
+        if self.stamps.len() != nodes {
+            self.stamps = vec![0; nodes];
+            self.values = vec![Value::Unknown; nodes];
+            self.generation = 0;
+        }
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.stamps.fill(0);
+            self.generation = 1;
+        }
+    }
+
+    /// The memoised value of a node, if it was computed for this patient.
+    pub(crate) fn get(&self, n: NodeId) -> Option<Value> {
+        (self.stamps[n as usize] == self.generation).then(|| self.values[n as usize])
+    }
+}
+
+/// Evaluates node `n`, memoised.
+pub(crate) fn value(g: &RuleGraph, f: &PatientFacts, memo: &mut Memo, n: NodeId) -> Value {
+    if let Some(v) = memo.get(n) {
+        return v;
+    }
+    let v = compute(g, f, memo, n);
+    memo.stamps[n as usize] = memo.generation;
+    memo.values[n as usize] = v;
+    v
+}
+
+fn compute(g: &RuleGraph, f: &PatientFacts, memo: &mut Memo, n: NodeId) -> Value {
+    let node = &g.nodes[n as usize];
+    match *node {
+        Node::Not(a) => Value::Bool(value(g, f, memo, a).tri().not()),
+        Node::And(a, b) => {
+            let x = value(g, f, memo, a).tri();
+            if x == Tri::False { Value::Bool(Tri::False) } else { Value::Bool(x.and(value(g, f, memo, b).tri())) }
+        }
+        Node::Or(a, b) => {
+            let x = value(g, f, memo, a).tri();
+            if x == Tri::True { Value::Bool(Tri::True) } else { Value::Bool(x.or(value(g, f, memo, b).tri())) }
+        }
+        Node::Cmp(op, a, b) => compare(op, value(g, f, memo, a), value(g, f, memo, b)),
+        Node::Add(a, b) => arithmetic(value(g, f, memo, a), value(g, f, memo, b), true),
+        Node::Sub(a, b) => arithmetic(value(g, f, memo, a), value(g, f, memo, b), false),
+        Node::DailyDose(_, _, Some(on)) => {
+            let on = value(g, f, memo, on);
+            predicates::leaf(node, f, &g.vocabulary, Some(on))
+        }
+        _ => predicates::leaf(node, f, &g.vocabulary, None),
+    }
+}
+
+/// A comparison of two values, unknown when either is, or when a range straddles the other.
+pub fn compare(op: crate::ir::CmpOp, a: Value, b: Value) -> Value {
+    use crate::ir::CmpOp::*;
+    let (a, b) = match (a, b) {
+        (Value::Num(a), Value::Num(b)) => (a, b),
+        (Value::Date(a), Value::Date(b)) => (Interval::point(f64::from(a.days())), Interval::point(f64::from(b.days()))),
+        _ => return Value::Bool(Tri::Unknown),
+    };
+    Value::Bool(match op {
+        Lt => a.lt(b),
+        Le => a.le(b),
+        Gt => b.lt(a),
+        Ge => b.le(a),
+        Eq => a.eq(b),
+        Ne => a.eq(b).not(),
+    })
+}
+
+/// `a + b` or `a - b`: numbers, or a date and a number of days.
+pub fn arithmetic(a: Value, b: Value, add: bool) -> Value {
+    match (a, b) {
+        (Value::Num(a), Value::Num(b)) => Value::Num(if add { a.add(b) } else { a.sub(b) }),
+        (Value::Date(d), Value::Num(n)) => match n.as_point() {
+            Some(days) => Value::Date(d.add_days(if add { days as i64 } else { -(days as i64) })),
+            None => Value::Unknown,
+        },
+        _ => Value::Unknown,
+    }
+}
+
+/// Evaluates every candidate rule for the patient whose facts are in `scratch.facts`.
+/// Outcomes land in `scratch.outcomes`; `scratch.evaluated` lists the candidates in order.
+pub fn evaluate(g: &RuleGraph, scratch: &mut Scratch) {
+    let Scratch { facts, memo, candidates, outcomes, evaluated } = scratch;
+    memo.start(g.nodes.len());
+    outcomes.clear();
+    outcomes.resize(g.rules.len(), Outcome::Skipped);
+    select_candidates(g, facts, candidates);
+    evaluated.clear();
+    for &r in candidates.iter() {
+        outcomes[r] = decide(g, facts, memo, outcomes, r);
+        evaluated.push(r);
+    }
+}
+
+/// Candidate rules in evaluation order: those triggered by the patient's visible drugs and
+/// classes, plus those without a trigger set; every rule when the medication list is absent.
+fn select_candidates(g: &RuleGraph, f: &PatientFacts, out: &mut Vec<RuleId>) {
+    out.clear();
+    if f.meds_provided {
+        for bit in f.visible.ones() {
+            out.extend_from_slice(&g.rules_by_bit[bit]);
+        }
+        out.extend_from_slice(&g.always);
+    } else {
+        out.extend(0..g.rules.len());
+    }
+    out.sort_unstable_by_key(|&r| g.rules[r].rank);
+    out.dedup();
+}
+
+fn decide(g: &RuleGraph, f: &PatientFacts, memo: &mut Memo, outcomes: &[Outcome], r: RuleId) -> Outcome {
+    let rule = &g.rules[r];
+    let when = value(g, f, memo, rule.when).tri();
+    if when == Tri::False {
+        return Outcome::NotFired;
+    }
+    for (i, &u) in rule.unless.iter().enumerate() {
+        if value(g, f, memo, u).tri() == Tri::True {
+            return Outcome::Suppressed(i);
+        }
+    }
+    if let Some(&by) = rule.superseded_by.iter().find(|&&by| matches!(outcomes[by], Outcome::Fired(_))) {
+        return Outcome::Superseded(by);
+    }
+    if when == Tri::Unknown {
+        return Outcome::DataGap;
+    }
+    let mut severity = g.program.rules[r].severity;
+    for &(lower, cond) in &rule.downgrades {
+        if value(g, f, memo, cond).tri() == Tri::True {
+            severity = severity.max(lower);
+        }
+    }
+    Outcome::Fired(severity)
+}
+
+pub use provenance::report;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::CmpOp;
+
+    #[test]
+    fn comparisons_of_unknowns_are_unknown() {
+        let n = |x| Value::Num(Interval::point(x));
+        assert_eq!(compare(CmpOp::Lt, Value::Unknown, n(60.0)), Value::Bool(Tri::Unknown));
+        assert_eq!(compare(CmpOp::Lt, n(59.0), n(60.0)), Value::Bool(Tri::True));
+        assert_eq!(compare(CmpOp::Ge, n(65.0), n(65.0)), Value::Bool(Tri::True));
+        assert_eq!(compare(CmpOp::Gt, n(80.0), n(80.0)), Value::Bool(Tri::False));
+        assert_eq!(compare(CmpOp::Ne, n(1.0), n(2.0)), Value::Bool(Tri::True));
+    }
+
+    #[test]
+    fn dates_move_by_whole_days() {
+        let d = crate::date::Date::parse("2026-11-01").unwrap();
+        let three = Value::Num(Interval::point(3.0));
+        assert_eq!(arithmetic(Value::Date(d), three, false), Value::Date(d.add_days(-3)));
+    }
+}

@@ -1,0 +1,172 @@
+//! What each predicate means for one patient. Shared by the compiled evaluator and the
+//! tree-walking oracle, so the two differ only in how they walk, never in what a leaf means.
+
+use crate::compile::{Node, Vocabulary};
+use crate::date::Date;
+use crate::ir::{DrugId, LabId};
+use crate::patient::{DailyDose, EntryState, LabFact, MedFact, PatientFacts};
+use crate::route::Route;
+use crate::value::{Interval, Tri, Value};
+
+/// The value of a leaf node. `on` is the value of a `daily_dose`'s `on:` date, if any.
+pub fn leaf(node: &Node, f: &PatientFacts, v: &Vocabulary, on: Option<Value>) -> Value {
+    match *node {
+        Node::Bool(b) => Value::Bool(Tri::from_bool(b)),
+        Node::Number(bits) => Value::Num(Interval::point(f64::from_bits(bits))),
+        Node::Date(d) => Value::Date(d),
+        Node::AsOf => Value::Date(f.as_of),
+        Node::Age => f.age.map_or(Value::Unknown, Value::Num),
+        Node::Taking(s) => meds(f, || Value::Bool(Tri::from_bool(f.taking.get(v.bit(s))))),
+        Node::New(s) => meds(f, || Value::Bool(Tri::from_bool(f.new.get(v.bit(s))))),
+        Node::Count(s) => meds(f, || {
+            let bit = v.bit(s);
+            let n = f.taking_drugs.iter().filter(|&&d| v.drug_bits[d].get(bit)).count();
+            Value::Num(Interval::point(n as f64))
+        }),
+        Node::Has(c) => known(f.conditions_provided, || Value::Bool(Tri::from_bool(f.has.get(c)))),
+        Node::Had(c) => known(f.conditions_provided, || Value::Bool(Tri::from_bool(f.had.get(c)))),
+        Node::Lab(l, window) => known(f.labs_provided, || match latest_lab(f, l, window).map(|l| l.value) {
+            Some(Ok(value)) => Value::Num(value),
+            _ => Value::Unknown,
+        }),
+        Node::DailyDose(d, r, _) => {
+            let date = match on {
+                None => f.as_of,
+                Some(Value::Date(d)) => d,
+                Some(_) => return Value::Unknown,
+            };
+            meds(f, || daily_dose(f, d, r, date).map_or(Value::Unknown, |mg| Value::Num(Interval::point(mg))))
+        }
+        Node::RouteIs(d, r) => meds(f, || Value::Bool(route_is(f, d, r))),
+        Node::Stopped(d, r, window) => meds(f, || Value::Bool(stopped(f, d, r, window))),
+        Node::Tapered(d, r) => meds(f, || Value::Bool(tapered(f, d, r))),
+        Node::Drugs(_) | Node::Not(_) | Node::And(..) | Node::Or(..) | Node::Cmp(..) | Node::Add(..) | Node::Sub(..) => Value::Unknown,
+    }
+}
+
+fn meds(f: &PatientFacts, then: impl FnOnce() -> Value) -> Value {
+    known(f.meds_provided, then)
+}
+
+fn known(provided: bool, then: impl FnOnce() -> Value) -> Value {
+    if provided { then() } else { Value::Unknown }
+}
+
+/// The most recent result of a lab on or before `as_of` within the window (ties: the later entry).
+pub fn latest_lab(f: &PatientFacts, lab: LabId, window: i64) -> Option<&LabFact> {
+    let earliest = f.as_of.add_days(-window);
+    f.labs.iter().filter(|l| l.lab == lab && l.date <= f.as_of && l.date >= earliest).max_by_key(|l| (l.date, l.entry))
+}
+
+/// Entries of ingredient `d` (any route) that are visible.
+pub fn entries_of(f: &PatientFacts, d: DrugId) -> impl Iterator<Item = &MedFact> {
+    f.meds.iter().filter(move |m| m.state != EntryState::Invisible && f.drugs_of(m).contains(&d))
+}
+
+/// Was the entry being taken on `date`? Unknown when its dates do not say.
+fn taken_on(m: &MedFact, date: Date, as_of: Date) -> Tri {
+    if date == as_of {
+        return Tri::from_bool(m.state == EntryState::Taking);
+    }
+    if m.draft || m.state == EntryState::Future {
+        return Tri::False;
+    }
+    let started = m.start.map_or(Tri::Unknown, |s| Tri::from_bool(s <= date));
+    let not_ended = match m.end {
+        Some(e) => Tri::from_bool(e >= date),
+        None if m.state == EntryState::Taking => Tri::True,
+        None => Tri::Unknown,
+    };
+    started.and(not_ended)
+}
+
+/// The summed daily dose in mg/day of ingredient `d` by route `r` on `date`, after merging
+/// duplicates of one therapy; `None` when some entry that counts has an unknown dose or route.
+pub fn daily_dose(f: &PatientFacts, d: DrugId, r: Route, date: Date) -> Option<f64> {
+    let counted = |m: &MedFact| taken_on(m, date, f.as_of);
+    let relevant = || entries_of(f, d).filter(move |m| counted(m) != Tri::False);
+    if relevant().any(|m| counted(m) == Tri::Unknown || m.route.is_none()) {
+        return None;
+    }
+    let drafts = relevant().any(|m| m.draft && m.route == Some(r));
+    let included = |m: &&MedFact| m.route == Some(r) && (!drafts || m.draft);
+    let mut total = 0.0;
+    for (i, m) in relevant().filter(included).enumerate() {
+        if relevant().filter(included).take(i).any(|p| p.dose_key == m.dose_key) {
+            continue;
+        }
+        match m.daily {
+            DailyDose::Known(mg) => total += mg,
+            DailyDose::NotGiven | DailyDose::Unknown(_) => return None,
+        }
+    }
+    Some(total)
+}
+
+/// The entries [`daily_dose`] sums on `date` (duplicates merged), for provenance.
+pub fn dose_entries(f: &PatientFacts, d: DrugId, r: Route, date: Date) -> Vec<&MedFact> {
+    let relevant: Vec<&MedFact> = entries_of(f, d).filter(|m| taken_on(m, date, f.as_of) != Tri::False && m.route == Some(r)).collect();
+    let drafts = relevant.iter().any(|m| m.draft);
+    let mut out: Vec<&MedFact> = Vec::new();
+    for m in relevant.into_iter().filter(|m| !drafts || m.draft) {
+        if !out.iter().any(|p| p.dose_key == m.dose_key) {
+            out.push(m);
+        }
+    }
+    out
+}
+
+fn route_is(f: &PatientFacts, d: DrugId, r: Route) -> Tri {
+    let taking = || entries_of(f, d).filter(|m| m.state == EntryState::Taking);
+    if taking().any(|m| m.route == Some(r)) {
+        Tri::True
+    } else if taking().any(|m| m.route.is_none()) {
+        Tri::Unknown
+    } else {
+        Tri::False
+    }
+}
+
+/// The day the last entry of `d` by `r` ended, when every such entry has ended.
+pub fn stop_date(f: &PatientFacts, d: DrugId, r: Route) -> Result<Option<Date>, ()> {
+    let mut last = None;
+    for m in entries_of(f, d).filter(|m| m.state != EntryState::Future) {
+        match m.route {
+            Some(route) if route != r => continue,
+            None => return Err(()),
+            _ => {}
+        }
+        if m.state == EntryState::Taking {
+            return Ok(None);
+        }
+        let end = m.end.ok_or(())?;
+        last = last.max(Some(end));
+    }
+    Ok(last)
+}
+
+fn stopped(f: &PatientFacts, d: DrugId, r: Route, window: i64) -> Tri {
+    match stop_date(f, d, r) {
+        Ok(Some(end)) => Tri::from_bool(end <= f.as_of && end >= f.as_of.add_days(-window)),
+        Ok(None) => Tri::False,
+        Err(()) => Tri::Unknown,
+    }
+}
+
+/// The entry that ended last and the one before it, by route.
+pub fn last_two(f: &PatientFacts, d: DrugId, r: Route) -> (Option<&MedFact>, Option<&MedFact>) {
+    let mut ended: Vec<&MedFact> = entries_of(f, d).filter(|m| m.route == Some(r) && m.state == EntryState::History && m.end.is_some()).collect();
+    ended.sort_by_key(|m| (m.end, m.start, m.entry));
+    let last = ended.pop();
+    (last, ended.pop())
+}
+
+fn tapered(f: &PatientFacts, d: DrugId, r: Route) -> Tri {
+    match last_two(f, d, r) {
+        (Some(last), Some(before)) => match (last.daily, before.daily) {
+            (DailyDose::Known(a), DailyDose::Known(b)) => Tri::from_bool(a < b),
+            _ => Tri::Unknown,
+        },
+        _ => Tri::False,
+    }
+}

@@ -1,0 +1,427 @@
+//! A patient's facts: what rules read, resolved once per patient into buffers that are reused
+//! from one patient to the next.
+
+use super::dose::{self, DailyDose};
+use super::model::*;
+use crate::compile::Vocabulary;
+use crate::date::{Date, days_in_month};
+use crate::ir::{ConditionId, DrugId, LabId};
+use crate::route::Route;
+use crate::value::Interval;
+
+/// A fixed-width bitset.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Bits(Vec<u64>);
+
+impl Bits {
+    /// All clear, `n` bits wide.
+    pub fn with_len(n: usize) -> Bits {
+        Bits(vec![0; n.div_ceil(64)])
+    }
+
+    /// Clears every bit, resizing to `n` bits.
+    pub fn reset(&mut self, n: usize) {
+        self.0.clear();
+        self.0.resize(n.div_ceil(64), 0);
+    }
+
+    /// Sets bit `i`.
+    pub fn set(&mut self, i: usize) {
+        if let Some(w) = self.0.get_mut(i / 64) {
+            *w |= 1 << (i % 64);
+        }
+    }
+
+    /// Tests bit `i`.
+    pub fn get(&self, i: usize) -> bool {
+        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
+    /// `self |= other`.
+    pub fn union_with(&mut self, other: &Bits) {
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            *a |= b;
+        }
+    }
+
+    /// Some bit is set in both.
+    pub fn intersects(&self, other: &Bits) -> bool {
+        self.0.iter().zip(&other.0).any(|(a, b)| a & b != 0)
+    }
+
+    /// The set bits, in increasing order.
+    pub fn ones(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().enumerate().flat_map(|(i, &w)| {
+            let mut w = w;
+            std::iter::from_fn(move || {
+                (w != 0).then(|| {
+                    let b = w.trailing_zeros() as usize;
+                    w &= w - 1;
+                    i * 64 + b
+                })
+            })
+        })
+    }
+}
+
+/// How an entry stands at `as_of`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryState {
+    /// Taken now (active or on hold within its dates, PRN included, or a draft order).
+    Taking,
+    /// Taken before and ended.
+    History,
+    /// Starts after `as_of`.
+    Future,
+    /// Cancelled, entered in error or not taken: never read.
+    Invisible,
+}
+
+/// How an entry was identified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResolvedBy {
+    /// By its RxNorm code.
+    Rxnorm,
+    /// By its ATC code.
+    Atc,
+    /// By its text.
+    Name,
+    /// Not identified.
+    Unrecognized,
+}
+
+/// One medication entry, resolved.
+#[derive(Clone, Debug)]
+pub struct MedFact {
+    /// Index of the entry in the record.
+    pub entry: usize,
+    /// Ingredients: a range into [`PatientFacts::med_drugs`].
+    pub drugs: std::ops::Range<usize>,
+    /// Route, given or implied.
+    pub route: Option<Route>,
+    /// State at `as_of`.
+    pub state: EntryState,
+    /// A draft order (being ordered now).
+    pub draft: bool,
+    /// First day.
+    pub start: Option<Date>,
+    /// Last day.
+    pub end: Option<Date>,
+    /// Daily dose of its (single) ingredient.
+    pub daily: DailyDose,
+    /// How it was identified.
+    pub by: ResolvedBy,
+    /// Words left over after identification (reported when some ingredient matched).
+    pub leftover: Vec<String>,
+    /// The route was written but not understood.
+    pub route_unreadable: bool,
+    /// Hash of the dose, unit and frequency as written: equal keys of one ingredient and route
+    /// are one therapy recorded twice (a statement mirroring a request).
+    pub dose_key: u64,
+}
+
+/// A lab result matched to a declared lab.
+#[derive(Clone, Debug)]
+pub struct LabFact {
+    /// Which lab.
+    pub lab: LabId,
+    /// When.
+    pub date: Date,
+    /// The value in the lab's canonical unit, or why not.
+    pub value: Result<Interval, LabProblem>,
+    /// Index of the result in the record.
+    pub entry: usize,
+}
+
+/// Why a lab value cannot be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LabProblem {
+    /// Its unit cannot be converted to the lab's.
+    Unit,
+    /// Its value is not a number or range.
+    Value,
+}
+
+/// Everything the rules read about one patient at one `as_of` date.
+#[derive(Debug, Default)]
+pub struct PatientFacts {
+    /// The evaluation date.
+    pub as_of: Date,
+    /// Age in completed years (a range for a partial birth date), or unknown.
+    pub age: Option<Interval>,
+    /// Body weight in kg.
+    pub weight_kg: Option<f64>,
+    /// Sex.
+    pub sex: Option<Sex>,
+    /// The medication list was provided.
+    pub meds_provided: bool,
+    /// Medication entries.
+    pub meds: Vec<MedFact>,
+    /// Ingredient ids of all entries, sliced by [`MedFact::drugs`].
+    pub med_drugs: Vec<DrugId>,
+    /// Drugs and classes taken now.
+    pub taking: Bits,
+    /// Drugs and classes ordered now (draft orders).
+    pub new: Bits,
+    /// Drugs and classes in any visible entry (taken, ordered, or in the history).
+    pub visible: Bits,
+    /// Distinct ingredients taken now, sorted.
+    pub taking_drugs: Vec<DrugId>,
+    /// Conditions were provided.
+    pub conditions_provided: bool,
+    /// Current conditions.
+    pub has: Bits,
+    /// Current or past conditions.
+    pub had: Bits,
+    /// Labs were provided.
+    pub labs_provided: bool,
+    /// Matched lab results.
+    pub labs: Vec<LabFact>,
+    text_buf: String,
+}
+
+/// A record that cannot be evaluated, with the field at fault.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct RecordError {
+    /// The field path, such as `medications[2].start`.
+    pub field: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+fn parse_date(text: &str, field: impl FnOnce() -> String) -> Result<Date, RecordError> {
+    Date::parse(text).ok_or_else(|| RecordError { field: field(), reason: format!("`{text}` is not a date (YYYY-MM-DD)") })
+}
+
+impl PatientFacts {
+    /// Resolves `patient` into these buffers, replacing what they held.
+    pub fn build(&mut self, patient: &Patient<'_>, vocab: &Vocabulary, as_of: Date) -> Result<(), RecordError> {
+        self.as_of = as_of;
+        self.age = age(patient, as_of)?;
+        self.weight_kg = patient.weight_kg.filter(|w| w.is_finite() && *w > 0.0);
+        self.sex = patient.sex;
+        self.medications(patient, vocab)?;
+        self.conditions(patient, vocab);
+        self.labs(patient, vocab)
+    }
+
+    fn medications(&mut self, patient: &Patient<'_>, vocab: &Vocabulary) -> Result<(), RecordError> {
+        let width = vocab.set_bits();
+        self.taking.reset(width);
+        self.new.reset(width);
+        self.visible.reset(width);
+        self.meds.clear();
+        self.med_drugs.clear();
+        self.taking_drugs.clear();
+        self.meds_provided = patient.medications.is_some();
+        for (i, m) in patient.medications.iter().flatten().enumerate() {
+            let fact = self.medication(i, m, vocab)?;
+            for &d in &self.med_drugs[fact.drugs.clone()] {
+                let bits = &vocab.drug_bits[d];
+                if fact.state != EntryState::Invisible && fact.state != EntryState::Future {
+                    self.visible.union_with(bits);
+                }
+                if fact.state == EntryState::Taking {
+                    self.taking.union_with(bits);
+                    self.taking_drugs.push(d);
+                }
+                if fact.draft {
+                    self.new.union_with(bits);
+                }
+            }
+            self.meds.push(fact);
+        }
+        self.taking_drugs.sort_unstable();
+        self.taking_drugs.dedup();
+        Ok(())
+    }
+
+    fn medication(&mut self, i: usize, m: &MedicationRecord<'_>, vocab: &Vocabulary) -> Result<MedFact, RecordError> {
+        let start = m.start.as_deref().map(|s| parse_date(s, || format!("medications[{i}].start"))).transpose()?;
+        let end = m.end.as_deref().map(|s| parse_date(s, || format!("medications[{i}].end"))).transpose()?;
+        let res = vocab.index.resolve(m.rxnorm.as_deref(), m.atc.as_deref(), &m.text, &mut self.text_buf);
+        let first = self.med_drugs.len();
+        self.med_drugs.extend_from_slice(&res.drugs);
+        let written_route = m.route.as_deref().map(Route::from_record);
+        let route = written_route.flatten().or(res.implied_route);
+        let by = match res.by {
+            "rxnorm" => ResolvedBy::Rxnorm,
+            "atc" => ResolvedBy::Atc,
+            "name" => ResolvedBy::Name,
+            _ => ResolvedBy::Unrecognized,
+        };
+        let daily = dose::daily_dose(m.dose.as_ref(), m.frequency.as_deref(), res.drugs.len());
+        Ok(MedFact {
+            entry: i,
+            drugs: first..self.med_drugs.len(),
+            route,
+            state: state(m.status, start, end, self.as_of),
+            draft: m.status == MedicationStatus::Draft,
+            start,
+            end,
+            daily,
+            by,
+            leftover: res.leftover,
+            route_unreadable: matches!(written_route, Some(None)),
+            dose_key: dose_key(m),
+        })
+    }
+
+    fn conditions(&mut self, patient: &Patient<'_>, vocab: &Vocabulary) {
+        let n = vocab.condition_count();
+        self.has.reset(n);
+        self.had.reset(n);
+        self.conditions_provided = patient.conditions.is_some();
+        for c in patient.conditions.iter().flatten() {
+            vocab.match_condition(c.system, &c.code, |id: ConditionId| {
+                if c.status.is_current() {
+                    self.has.set(id);
+                }
+                if c.status.is_past_or_current() {
+                    self.had.set(id);
+                }
+            });
+        }
+    }
+
+    fn labs(&mut self, patient: &Patient<'_>, vocab: &Vocabulary) -> Result<(), RecordError> {
+        self.labs.clear();
+        self.labs_provided = patient.labs.is_some();
+        for (i, l) in patient.labs.iter().flatten().enumerate() {
+            let labs = vocab.labs_for(&l.loinc);
+            if labs.is_empty() {
+                continue;
+            }
+            let date = parse_date(&l.date, || format!("labs[{i}].date"))?;
+            for &lab in labs {
+                let value = lab_value(l, vocab.lab_dimension(lab));
+                self.labs.push(LabFact { lab, date, value, entry: i });
+            }
+        }
+        Ok(())
+    }
+
+    /// The ingredients of an entry.
+    pub fn drugs_of(&self, m: &MedFact) -> &[DrugId] {
+        &self.med_drugs[m.drugs.clone()]
+    }
+}
+
+fn dose_key(m: &MedicationRecord<'_>) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3);
+        }
+        h = (h ^ 0xff).wrapping_mul(0x0100_0000_01b3);
+    };
+    if let Some(d) = &m.dose {
+        eat(&d.value.to_bits().to_le_bytes());
+        eat(d.unit.trim().as_bytes());
+    }
+    eat(m.frequency.as_deref().unwrap_or("").trim().as_bytes());
+    eat(&[u8::from(m.prn)]);
+    h
+}
+
+fn lab_value(l: &LabRecord<'_>, dim: crate::units::Dimension) -> Result<Interval, LabProblem> {
+    let raw = match &l.value {
+        LabValue::Number(x) if x.is_finite() => Interval::point(*x),
+        LabValue::Number(_) => return Err(LabProblem::Value),
+        LabValue::Text(t) => Interval::parse(t).ok_or(LabProblem::Value)?,
+    };
+    match crate::units::lookup_record_unit(&l.unit) {
+        Some(u) if u.dimension == dim => Ok(raw.scale(u.factor)),
+        _ => Err(LabProblem::Unit),
+    }
+}
+
+fn state(status: MedicationStatus, start: Option<Date>, end: Option<Date>, as_of: Date) -> EntryState {
+    use MedicationStatus::*;
+    match status {
+        Cancelled | EnteredInError | NotTaken => EntryState::Invisible,
+        Draft => EntryState::Taking,
+        Stopped | Completed => EntryState::History,
+        Active | OnHold => {
+            if start.is_some_and(|s| s > as_of) {
+                EntryState::Future
+            } else if end.is_some_and(|e| e < as_of) {
+                EntryState::History
+            } else {
+                EntryState::Taking
+            }
+        }
+    }
+}
+
+/// Age at `as_of` in completed years: exact from a full birth date, a range from a partial one.
+fn age(patient: &Patient<'_>, as_of: Date) -> Result<Option<Interval>, RecordError> {
+    let Some(birth) = patient.birth_date.as_deref() else {
+        return Ok(patient.age.map(|a| Interval::point(f64::from(a))));
+    };
+    let bad = || RecordError { field: "birth_date".into(), reason: format!("`{birth}` is not a date (YYYY-MM-DD, YYYY-MM or YYYY)") };
+    let (earliest, latest) = match birth.len() {
+        10 => {
+            let d = Date::parse(birth).ok_or_else(bad)?;
+            (d, d)
+        }
+        7 => {
+            let (y, m) = (birth[..4].parse().map_err(|_| bad())?, birth[5..].parse().map_err(|_| bad())?);
+            let first = Date::from_ymd(y, m, 1).ok_or_else(bad)?;
+            (first, Date::from_ymd(y, m, days_in_month(y, m)).ok_or_else(bad)?)
+        }
+        4 => {
+            let y = birth.parse().map_err(|_| bad())?;
+            (Date::from_ymd(y, 1, 1).ok_or_else(bad)?, Date::from_ymd(y, 12, 31).ok_or_else(bad)?)
+        }
+        _ => return Err(bad()),
+    };
+    if earliest > as_of {
+        return Err(RecordError { field: "birth_date".into(), reason: format!("`{birth}` is after the evaluation date {as_of}") });
+    }
+    let oldest = as_of.years_since(earliest);
+    let youngest = as_of.years_since(latest.min(as_of));
+    Ok(Some(Interval::closed(f64::from(youngest), f64::from(oldest))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn patient(birth: &str) -> Patient<'_> {
+        Patient { id: "p".into(), birth_date: Some(birth.into()), age: None, sex: None, weight_kg: None, conditions: None, labs: None, medications: None }
+    }
+
+    #[test]
+    fn partial_birth_dates_give_an_age_range() {
+        let as_of = Date::parse("2026-11-01").unwrap();
+        assert_eq!(age(&patient("1961"), as_of).unwrap(), Some(Interval::closed(64.0, 65.0)));
+        assert_eq!(age(&patient("1961-05"), as_of).unwrap(), Some(Interval::point(65.0)));
+        assert_eq!(age(&patient("1961-11-02"), as_of).unwrap(), Some(Interval::point(64.0)));
+        assert!(age(&patient("1961-13"), as_of).is_err());
+        assert!(age(&patient("2030-01-01"), as_of).is_err());
+    }
+
+    #[test]
+    fn status_and_dates_decide_what_is_taken() {
+        let as_of = Date::parse("2026-11-01").unwrap();
+        let d = |s| Date::parse(s);
+        assert_eq!(state(MedicationStatus::Active, d("2026-01-01"), d("2026-11-01"), as_of), EntryState::Taking);
+        assert_eq!(state(MedicationStatus::Active, None, d("2026-10-31"), as_of), EntryState::History);
+        assert_eq!(state(MedicationStatus::Active, d("2026-11-02"), None, as_of), EntryState::Future);
+        assert_eq!(state(MedicationStatus::OnHold, None, None, as_of), EntryState::Taking);
+        assert_eq!(state(MedicationStatus::Cancelled, None, None, as_of), EntryState::Invisible);
+        assert_eq!(state(MedicationStatus::Draft, None, None, as_of), EntryState::Taking);
+    }
+
+    #[test]
+    fn bitsets_iterate_their_ones() {
+        let mut b = Bits::with_len(130);
+        for i in [0, 63, 64, 129] {
+            b.set(i);
+        }
+        assert_eq!(b.ones().collect::<Vec<_>>(), vec![0, 63, 64, 129]);
+    }
+}

@@ -1,0 +1,12 @@
+//! Patients: the input record (our own JSON format) and its resolution into facts that rules
+//! read: each medication identified, its route and daily dose, conditions and labs matched.
+
+mod dose;
+mod facts;
+mod model;
+mod text;
+
+pub use dose::{DailyDose, DoseProblem, frequency_per_day};
+pub use facts::{Bits, EntryState, LabFact, LabProblem, MedFact, PatientFacts, RecordError, ResolvedBy};
+pub use model::*;
+pub use text::{MedIndex, NameHit, Resolution};

@@ -1,0 +1,225 @@
+//! The patient record as read from JSON. Strings borrow from the input where they can.
+//! Unknown fields are rejected: a misspelt field must not silently drop data.
+
+use serde::Deserialize;
+use std::borrow::Cow;
+
+/// One patient, as documented in `docs/patients.md`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Patient<'a> {
+    /// The patient's identifier.
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
+    /// `YYYY-MM-DD`, `YYYY-MM` or `YYYY`.
+    #[serde(default, borrow)]
+    pub birth_date: Option<Cow<'a, str>>,
+    /// Age in years, when no birth date is known.
+    #[serde(default)]
+    pub age: Option<u32>,
+    /// Sex.
+    #[serde(default)]
+    pub sex: Option<Sex>,
+    /// Weight in kilograms.
+    #[serde(default)]
+    pub weight_kg: Option<f64>,
+    /// Conditions: absent (or null) means unknown, `[]` means none.
+    #[serde(default, borrow)]
+    pub conditions: Option<Vec<ConditionRecord<'a>>>,
+    /// Lab results: absent (or null) means unknown, `[]` means none.
+    #[serde(default, borrow)]
+    pub labs: Option<Vec<LabRecord<'a>>>,
+    /// Medications: absent (or null) means unknown, `[]` means none.
+    #[serde(default, borrow)]
+    pub medications: Option<Vec<MedicationRecord<'a>>>,
+}
+
+/// Sex, for Cockcroft-Gault and for display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sex {
+    /// Female.
+    Female,
+    /// Male.
+    Male,
+    /// Other.
+    Other,
+    /// Not known.
+    Unknown,
+}
+
+/// A coded condition.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConditionRecord<'a> {
+    /// The code.
+    #[serde(borrow)]
+    pub code: Cow<'a, str>,
+    /// The code system.
+    pub system: CodeSystem,
+    /// Clinical status (default active).
+    #[serde(default)]
+    pub status: ConditionStatus,
+    /// The condition as written.
+    #[serde(default, borrow)]
+    pub text: Option<Cow<'a, str>>,
+}
+
+/// Condition code systems.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CodeSystem {
+    /// ICD-10-CM.
+    Icd10,
+    /// SNOMED CT.
+    Snomed,
+}
+
+/// A condition's clinical status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConditionStatus {
+    /// Current.
+    #[default]
+    Active,
+    /// Come back.
+    Recurrence,
+    /// Come back.
+    Relapse,
+    /// Not current.
+    Inactive,
+    /// In remission.
+    Remission,
+    /// Resolved.
+    Resolved,
+    /// Ruled out.
+    Refuted,
+    /// Recorded by mistake.
+    EnteredInError,
+}
+
+impl ConditionStatus {
+    /// Counts for `has`.
+    pub fn is_current(self) -> bool {
+        matches!(self, ConditionStatus::Active | ConditionStatus::Recurrence | ConditionStatus::Relapse)
+    }
+
+    /// Counts for `had`.
+    pub fn is_past_or_current(self) -> bool {
+        !matches!(self, ConditionStatus::Refuted | ConditionStatus::EnteredInError)
+    }
+}
+
+/// A lab result.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabRecord<'a> {
+    /// LOINC code.
+    #[serde(borrow)]
+    pub loinc: Cow<'a, str>,
+    /// A number, or a range written as text (`">60"`).
+    #[serde(borrow)]
+    pub value: LabValue<'a>,
+    /// The unit as written.
+    #[serde(borrow)]
+    pub unit: Cow<'a, str>,
+    /// `YYYY-MM-DD`.
+    #[serde(borrow)]
+    pub date: Cow<'a, str>,
+}
+
+/// A lab value: a number or a textual range.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum LabValue<'a> {
+    /// A number.
+    Number(f64),
+    /// Text such as `">60"`.
+    Text(#[serde(borrow)] Cow<'a, str>),
+}
+
+/// A medication entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MedicationRecord<'a> {
+    /// The entry's identifier.
+    #[serde(default, borrow)]
+    pub id: Option<Cow<'a, str>>,
+    /// The medication as written.
+    #[serde(borrow)]
+    pub text: Cow<'a, str>,
+    /// RxNorm code (ingredient or clinical drug).
+    #[serde(default, borrow)]
+    pub rxnorm: Option<Cow<'a, str>>,
+    /// ATC code.
+    #[serde(default, borrow)]
+    pub atc: Option<Cow<'a, str>>,
+    /// The dose per administration (or a rate per day).
+    #[serde(default, borrow)]
+    pub dose: Option<Dose<'a>>,
+    /// How often (`tid`, `q6h`, ...).
+    #[serde(default, borrow)]
+    pub frequency: Option<Cow<'a, str>>,
+    /// As needed.
+    #[serde(default)]
+    pub prn: bool,
+    /// Route as written.
+    #[serde(default, borrow)]
+    pub route: Option<Cow<'a, str>>,
+    /// Status (default active).
+    #[serde(default)]
+    pub status: MedicationStatus,
+    /// First day.
+    #[serde(default, borrow)]
+    pub start: Option<Cow<'a, str>>,
+    /// Last day (inclusive).
+    #[serde(default, borrow)]
+    pub end: Option<Cow<'a, str>>,
+    /// Where the entry came from.
+    #[serde(default)]
+    pub source: Option<EntrySource>,
+}
+
+/// A dose as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dose<'a> {
+    /// The amount.
+    pub value: f64,
+    /// The unit as written.
+    #[serde(borrow)]
+    pub unit: Cow<'a, str>,
+}
+
+/// A medication's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MedicationStatus {
+    /// Being taken.
+    #[default]
+    Active,
+    /// Paused, counted as taking for interactions.
+    OnHold,
+    /// Being ordered now.
+    Draft,
+    /// Stopped.
+    Stopped,
+    /// Course completed.
+    Completed,
+    /// Cancelled before it started.
+    Cancelled,
+    /// Recorded by mistake.
+    EnteredInError,
+    /// Not taken.
+    NotTaken,
+}
+
+/// Where a medication entry came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntrySource {
+    /// An order.
+    Request,
+    /// A statement of use (including over-the-counter).
+    Statement,
+}

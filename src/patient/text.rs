@@ -1,0 +1,257 @@
+//! Identifying a medication entry: by RxNorm or ATC code, then by its text as exact tokens.
+//!
+//! The text is lower-cased and split into words. At each word the longest known name (an
+//! ingredient, brand or synonym of up to [`MedIndex::max_words`] words) is taken; words of
+//! strength, salt, dose form and connectors are dropped; any other word is left over. Nothing is
+//! matched approximately.
+
+use crate::ir::{DrugId, Program};
+use crate::route::Route;
+use std::collections::HashMap;
+
+/// What a known name resolves to.
+#[derive(Debug, Clone, Default)]
+pub struct NameHit {
+    /// The ingredients.
+    pub drugs: Vec<DrugId>,
+    /// The route the name implies (a brand such as Gablofen).
+    pub route: Option<Route>,
+}
+
+/// Code and name lookup tables built once from the vocabulary.
+#[derive(Debug, Clone, Default)]
+pub struct MedIndex {
+    rxnorm: HashMap<String, Vec<DrugId>>,
+    atc: HashMap<String, Vec<DrugId>>,
+    names: HashMap<String, NameHit>,
+    /// The most words in one known name.
+    pub max_words: usize,
+}
+
+/// How an entry was identified.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Resolution {
+    /// Ingredients found, in text order, without repeats.
+    pub drugs: Vec<DrugId>,
+    /// How: "rxnorm", "atc", "name" or "" when not at all.
+    pub by: &'static str,
+    /// The route a brand or dose-form word implies.
+    pub implied_route: Option<Route>,
+    /// Words that are neither a known name nor a strength, salt, form or connector.
+    pub leftover: Vec<String>,
+}
+
+impl MedIndex {
+    /// Builds the tables from the checked vocabulary.
+    pub fn build(program: &Program) -> MedIndex {
+        let mut index = MedIndex::default();
+        for (id, drug) in program.drugs.iter().enumerate() {
+            for code in &drug.rxnorm {
+                push_unique(index.rxnorm.entry(code.clone()).or_default(), id);
+            }
+            for code in &drug.atc {
+                push_unique(index.atc.entry(code.clone()).or_default(), id);
+            }
+            for (name, route) in &drug.names {
+                let key = words(&name.to_lowercase()).join(" ");
+                index.max_words = index.max_words.max(key.split(' ').count());
+                let hit = index.names.entry(key).or_default();
+                push_unique(&mut hit.drugs, id);
+                hit.route = hit.route.or(*route);
+            }
+        }
+        index
+    }
+
+    /// Identifies an entry. `buf` is scratch space reused across calls.
+    pub fn resolve(&self, rxnorm: Option<&str>, atc: Option<&str>, text: &str, buf: &mut String) -> Resolution {
+        let mut res = Resolution::default();
+        fn by_code<'t>(table: &'t HashMap<String, Vec<DrugId>>, code: Option<&str>) -> Option<&'t Vec<DrugId>> {
+            code.and_then(|c| table.get(c.trim()))
+        }
+        if let Some(drugs) = by_code(&self.rxnorm, rxnorm) {
+            res.drugs.clone_from(drugs);
+            res.by = "rxnorm";
+        } else if let Some(drugs) = by_code(&self.atc, atc) {
+            res.drugs.clone_from(drugs);
+            res.by = "atc";
+        }
+        self.resolve_text(text, buf, &mut res);
+        res
+    }
+
+    fn resolve_text(&self, text: &str, buf: &mut String, res: &mut Resolution) {
+        buf.clear();
+        buf.extend(text.chars().flat_map(char::to_lowercase));
+        let tokens = words(buf);
+        let mut key = String::new();
+        let mut i = 0;
+        let by_code = !res.drugs.is_empty();
+        while i < tokens.len() {
+            if let Some((hit, len)) = self.longest_name(&tokens[i..], &mut key) {
+                if !by_code {
+                    for &d in &hit.drugs {
+                        push_unique(&mut res.drugs, d);
+                    }
+                    res.by = "name";
+                }
+                res.implied_route = res.implied_route.or(hit.route);
+                i += len;
+                continue;
+            }
+            let token = tokens[i];
+            if let Some(route) = form_route(token) {
+                res.implied_route = res.implied_route.or(Some(route));
+            } else if !is_noise(token) && !by_code {
+                res.leftover.push(token.to_string());
+            }
+            i += 1;
+        }
+    }
+
+    fn longest_name<'t>(&'t self, tokens: &[&str], key: &mut String) -> Option<(&'t NameHit, usize)> {
+        for len in (1..=self.max_words.min(tokens.len())).rev() {
+            key.clear();
+            for (j, t) in tokens[..len].iter().enumerate() {
+                if j > 0 {
+                    key.push(' ');
+                }
+                key.push_str(t);
+            }
+            if let Some(hit) = self.names.get(key.as_str()) {
+                return Some((hit, len));
+            }
+        }
+        None
+    }
+}
+
+fn push_unique(v: &mut Vec<DrugId>, d: DrugId) {
+    if !v.contains(&d) {
+        v.push(d);
+    }
+}
+
+/// Splits lower-cased text into words at whitespace and punctuation (a `/` or `-` between
+/// names separates a combination's ingredients; between digits it is part of a strength).
+fn words(text: &str) -> Vec<&str> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '.' || c == '%' || c == '#'))
+        .map(|w| w.trim_matches('.'))
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// A dose-form or route word, and the route it implies.
+fn form_route(word: &str) -> Option<Route> {
+    let route = match word {
+        "tablet" | "tablets" | "tab" | "tabs" | "capsule" | "capsules" | "cap" | "caps" | "oral" | "orally" | "po"
+        | "suspension" | "granules" | "syrup" | "elixir" | "odt" | "chewable" | "caplet" | "softgel" => Route::Oral,
+        "intrathecal" | "intrathecally" => Route::Intrathecal,
+        "transdermal" | "patch" => Route::Transdermal,
+        "sublingual" => Route::Sublingual,
+        "buccal" => Route::Buccal,
+        "nasal" | "intranasal" => Route::Nasal,
+        "rectal" | "suppository" => Route::Rectal,
+        "inhaler" | "inhalation" | "nebulizer" => Route::Inhaled,
+        "topical" | "cream" | "ointment" | "gel" | "lotion" => Route::Topical,
+        _ => return None,
+    };
+    Some(route)
+}
+
+/// Words of strength, unit, salt, dose form and connectors: dropped from a name.
+fn is_noise(word: &str) -> bool {
+    let b = word.as_bytes();
+    if b.first().is_some_and(|c| c.is_ascii_digit() || *c == b'#' || *c == b'.') {
+        return true;
+    }
+    NOISE.binary_search(&word).is_ok()
+}
+
+/// Sorted for binary search.
+const NOISE: &[&str] = &[
+    "%", "12hr", "24hr", "abuse", "acetate", "and", "besylate", "bitartrate", "bp", "bromide", "calcium",
+    "cartridge", "citrate", "cr", "d", "daily", "day", "decanoate", "delayed", "deterrent", "dihydrate",
+    "disintegrating", "dispersible", "dr", "drops", "ds", "ec", "enteric", "er", "extended", "film",
+    "fumarate", "g", "generic", "h", "hbr", "hcl", "hour", "hours", "hr", "hyclate", "hydrobromide",
+    "hydrochloride", "immediate", "in", "inj", "injectable", "injection", "ir", "iu", "kit", "la", "liquid",
+    "magnesium", "maleate", "mcg", "meq", "mesylate", "mg", "ml", "modified", "monohydrate", "napsylate",
+    "of", "orally", "pack", "packet", "pamoate", "pen", "per", "phosphate", "plus", "potassium", "powder",
+    "prefilled", "pump", "release", "sodium", "solution", "spray", "sr", "succinate", "sulfate", "syringe",
+    "system", "tartrate", "unit", "units", "usp", "vial", "w", "with", "xl", "xr",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::DrugDef;
+
+    fn program() -> Program {
+        let drug = |name: &str, names: &[(&str, Option<Route>)], atc: &str| DrugDef {
+            name: name.into(),
+            rxnorm: if name == "baclofen" { vec!["1292".into()] } else { Vec::new() },
+            atc: vec![atc.into()],
+            names: std::iter::once((name.replace('_', " "), None)).chain(names.iter().map(|(n, r)| (n.to_lowercase(), *r))).collect(),
+            span: Default::default(),
+        };
+        Program {
+            drugs: vec![
+                drug("baclofen", &[("Lioresal", None), ("Gablofen", Some(Route::Intrathecal)), ("Lioresal Intrathecal", Some(Route::Intrathecal)), ("Ozobax DS", None), ("Baclof", None)], "M03BX01"),
+                drug("oxycodone", &[], "N02AA05"),
+                drug("acetaminophen", &[("paracetamol", None)], "N02BE01"),
+                drug("sodium_oxybate", &[], "N07XX04"),
+            ],
+            ..Program::default()
+        }
+    }
+
+    fn resolve(text: &str) -> Resolution {
+        MedIndex::build(&program()).resolve(None, None, text, &mut String::new())
+    }
+
+    #[test]
+    fn prescription_text_resolves_to_its_ingredient() {
+        for text in ["Baclofen 10 mg tablet", "LIORESAL 10MG TAB", "baclofen 5 mg/5 mL oral solution", "Baclof 10", "Ozobax DS 10 mg/5 mL"] {
+            let r = resolve(text);
+            assert_eq!(r.drugs, vec![0], "{text}");
+            assert!(r.leftover.is_empty(), "{text}: {:?}", r.leftover);
+        }
+    }
+
+    #[test]
+    fn combination_products_resolve_to_every_ingredient() {
+        assert_eq!(resolve("oxycodone/acetaminophen 5-325").drugs, vec![1, 2]);
+        assert_eq!(resolve("Oxycodone HCl and Paracetamol tablets").drugs, vec![1, 2]);
+    }
+
+    #[test]
+    fn brands_and_forms_imply_routes() {
+        assert_eq!(resolve("Gablofen 2000 mcg/mL").implied_route, Some(Route::Intrathecal));
+        assert_eq!(resolve("Lioresal Intrathecal 500 mcg/mL").implied_route, Some(Route::Intrathecal));
+        assert_eq!(resolve("Lioresal 10 mg tablet").implied_route, Some(Route::Oral));
+    }
+
+    #[test]
+    fn salt_words_inside_a_known_name_are_kept() {
+        assert_eq!(resolve("Sodium oxybate 0.5 g/mL oral solution").drugs, vec![3]);
+    }
+
+    #[test]
+    fn nothing_is_matched_approximately() {
+        assert!(resolve("Baclofin 10 mg tablet").drugs.is_empty());
+        assert!(resolve("Zorblatin 20 mg tablet").drugs.is_empty());
+        let partial = resolve("oxycodone/zorblatin 5 mg");
+        assert_eq!((partial.drugs, partial.leftover), (vec![1], vec!["zorblatin".to_string()]));
+    }
+
+    #[test]
+    fn the_noise_list_is_sorted_for_binary_search() {
+        assert!(NOISE.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn codes_win_over_text() {
+        let r = MedIndex::build(&program()).resolve(Some("1292"), None, "Muscle relaxer", &mut String::new());
+        assert_eq!((r.drugs, r.by), (vec![0], "rxnorm"));
+    }
+}
