@@ -150,7 +150,11 @@ pub fn run<R: BufRead, W: Write>(
             chunk
                 .par_iter()
                 .map_init(Scratch::default, |scratch, (line, text)| {
-                    let outcome = RecordOutcome { input: name.to_string(), line: *line, result: engine.check_json(scratch, text, options.as_of) };
+                    let outcome = RecordOutcome {
+                        input: name.to_string(),
+                        line: *line,
+                        result: engine.check_json(scratch, text, options.as_of),
+                    };
                     (format(&outcome), outcome)
                 })
                 .collect()
@@ -171,11 +175,15 @@ pub fn run<R: BufRead, W: Write>(
 /// document's first line is only an opening bracket.
 fn looks_like_ndjson(first: &str) -> bool {
     let t = first.trim();
-    serde_json::from_str::<serde::de::IgnoredAny>(t).is_ok() || (t.len() > 2 && t.starts_with('{') && t.ends_with('}'))
+    serde_json::from_str::<serde::de::IgnoredAny>(t).is_ok()
+        || (t.len() > 2 && t.starts_with('{') && t.ends_with('}'))
 }
 
 /// A whole file that is one JSON document: a patient, or an array of patients.
-#[expect(clippy::too_many_arguments, reason = "the batch's parameters, passed through")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the batch's parameters, passed through"
+)]
 fn document<W: Write>(
     engine: &Engine,
     name: &str,
@@ -187,12 +195,20 @@ fn document<W: Write>(
     summary: &mut Summary,
 ) -> io::Result<()> {
     let mut scratch = Scratch::default();
-    let records: Vec<Result<PatientReport, InputError>> = match serde_json::from_str::<Vec<&serde_json::value::RawValue>>(text) {
-        Ok(items) => items.iter().map(|raw| engine.check_json(&mut scratch, raw.get(), options.as_of)).collect(),
-        Err(_) => vec![engine.check_json(&mut scratch, text, options.as_of)],
-    };
+    let records: Vec<Result<PatientReport, InputError>> =
+        match serde_json::from_str::<Vec<&serde_json::value::RawValue>>(text) {
+            Ok(items) => items
+                .iter()
+                .map(|raw| engine.check_json(&mut scratch, raw.get(), options.as_of))
+                .collect(),
+            Err(_) => vec![engine.check_json(&mut scratch, text, options.as_of)],
+        };
     for result in records {
-        let outcome = RecordOutcome { input: name.to_string(), line, result };
+        let outcome = RecordOutcome {
+            input: name.to_string(),
+            line,
+            result,
+        };
         summary.add(&outcome);
         out.write_all(format(&outcome).as_bytes())?;
     }

@@ -2,9 +2,24 @@
 
 /// `(name, text)` of each bundled pack, in load order.
 pub const PACKS: &[(&str, &str)] = &[
-    ("rules/vocabulary.rules", include_str!("../rules/vocabulary.rules")),
-    ("rules/cns_depressants.rules", include_str!("../rules/cns_depressants.rules")),
-    ("rules/baclofen.rules", include_str!("../rules/baclofen.rules")),
-    ("rules/epilepsy.rules", include_str!("../rules/epilepsy.rules")),
-    ("rules/elderly.rules", include_str!("../rules/elderly.rules")),
+    (
+        "rules/vocabulary.rules",
+        include_str!("../rules/vocabulary.rules"),
+    ),
+    (
+        "rules/cns_depressants.rules",
+        include_str!("../rules/cns_depressants.rules"),
+    ),
+    (
+        "rules/baclofen.rules",
+        include_str!("../rules/baclofen.rules"),
+    ),
+    (
+        "rules/epilepsy.rules",
+        include_str!("../rules/epilepsy.rules"),
+    ),
+    (
+        "rules/elderly.rules",
+        include_str!("../rules/elderly.rules"),
+    ),
 ];

@@ -10,7 +10,11 @@ pub struct Date(i32);
 impl Date {
     /// The date `year-month-day`, if it exists.
     pub fn from_ymd(year: i32, month: u32, day: u32) -> Option<Date> {
-        if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) || !(1..=9999).contains(&year) {
+        if !(1..=12).contains(&month)
+            || day == 0
+            || day > days_in_month(year, month)
+            || !(1..=9999).contains(&year)
+        {
             return None;
         }
         Some(Date(days_from_civil(year, month, day)))
@@ -22,7 +26,11 @@ impl Date {
         if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
             return None;
         }
-        Date::from_ymd(digits(&text[0..4])?, digits(&text[5..7])? as u32, digits(&text[8..10])? as u32)
+        Date::from_ymd(
+            digits(&text[0..4])?,
+            digits(&text[5..7])? as u32,
+            digits(&text[8..10])? as u32,
+        )
     }
 
     /// Days since 1970-01-01.
@@ -58,7 +66,11 @@ impl Date {
 }
 
 fn digits(s: &str) -> Option<i32> {
-    if s.bytes().all(|b| b.is_ascii_digit()) { s.parse().ok() } else { None }
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        s.parse().ok()
+    } else {
+        None
+    }
 }
 
 /// Days in a month of a year.
@@ -114,15 +126,31 @@ mod tests {
 
     #[test]
     fn round_trips_through_iso() {
-        for text in ["1970-01-01", "2000-02-29", "2026-11-01", "1899-12-31", "2100-03-01"] {
-            assert_eq!(Date::parse(text).map(|d| d.to_string()).as_deref(), Some(text));
+        for text in [
+            "1970-01-01",
+            "2000-02-29",
+            "2026-11-01",
+            "1899-12-31",
+            "2100-03-01",
+        ] {
+            assert_eq!(
+                Date::parse(text).map(|d| d.to_string()).as_deref(),
+                Some(text)
+            );
         }
         assert_eq!(Date::parse("1970-01-02").map(Date::days), Some(1));
     }
 
     #[test]
     fn rejects_impossible_dates() {
-        for text in ["2026-02-29", "2026-13-01", "2026-00-10", "2026-1-01", "20261101", "abcd-ef-gh"] {
+        for text in [
+            "2026-02-29",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-1-01",
+            "20261101",
+            "abcd-ef-gh",
+        ] {
             assert_eq!(Date::parse(text), None, "{text}");
         }
     }

@@ -23,18 +23,30 @@ pub struct Span {
 impl Span {
     /// A span from byte offsets.
     pub fn new(source: SourceId, start: usize, end: usize) -> Span {
-        Span { source, start: clamp_u32(start), end: clamp_u32(end) }
+        Span {
+            source,
+            start: clamp_u32(start),
+            end: clamp_u32(end),
+        }
     }
 
     /// The smallest span covering both.
     pub fn to(self, other: Span) -> Span {
-        Span { source: self.source, start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            source: self.source,
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 
     /// The span moved right by `offset` bytes (for text parsed out of a larger source).
     pub fn shifted(self, offset: usize) -> Span {
         let offset = clamp_u32(offset);
-        Span { source: self.source, start: self.start.saturating_add(offset), end: self.end.saturating_add(offset) }
+        Span {
+            source: self.source,
+            start: self.start.saturating_add(offset),
+            end: self.end.saturating_add(offset),
+        }
     }
 }
 
@@ -60,7 +72,10 @@ pub struct SourceMap {
 impl SourceMap {
     /// Adds a source and returns its id.
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> SourceId {
-        self.sources.push(Source { name: name.into(), text: text.into() });
+        self.sources.push(Source {
+            name: name.into(),
+            text: text.into(),
+        });
         clamp_u32(self.sources.len() - 1)
     }
 
@@ -71,12 +86,17 @@ impl SourceMap {
 
     /// All sources, in the order they were added.
     pub fn iter(&self) -> impl Iterator<Item = (SourceId, &Source)> {
-        self.sources.iter().enumerate().map(|(i, s)| (clamp_u32(i), s))
+        self.sources
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (clamp_u32(i), s))
     }
 
     /// One-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, id: SourceId, offset: u32) -> (usize, usize) {
-        let Some(source) = self.get(id) else { return (0, 0) };
+        let Some(source) = self.get(id) else {
+            return (0, 0);
+        };
         let offset = floor_char_boundary(&source.text, offset as usize);
         let before = &source.text[..offset];
         let line = before.matches('\n').count() + 1;
@@ -123,7 +143,14 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// An error with a code, a message and a span.
     pub fn error(code: &'static str, span: Span, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { code, level: Level::Error, message: message.into(), span, label: None, help: None }
+        Diagnostic {
+            code,
+            level: Level::Error,
+            message: message.into(),
+            span,
+            label: None,
+            help: None,
+        }
     }
 
     /// Adds a label shown under the caret.
@@ -143,17 +170,40 @@ impl Diagnostic {
     pub fn render_plain(&self, sources: &SourceMap) -> String {
         let mut out = String::new();
         let Some(source) = sources.get(self.span.source) else {
-            let _ = writeln!(out, "{}[{}]: {}", level_word(self.level), self.code, self.message);
+            let _ = writeln!(
+                out,
+                "{}[{}]: {}",
+                level_word(self.level),
+                self.code,
+                self.message
+            );
             return out;
         };
         let (line, col) = sources.line_col(self.span.source, self.span.start);
-        let _ = writeln!(out, "{}:{line}:{col}: {}[{}]: {}", source.name, level_word(self.level), self.code, self.message);
-        let text = source.text.lines().nth(line.saturating_sub(1)).unwrap_or("");
+        let _ = writeln!(
+            out,
+            "{}:{line}:{col}: {}[{}]: {}",
+            source.name,
+            level_word(self.level),
+            self.code,
+            self.message
+        );
+        let text = source
+            .text
+            .lines()
+            .nth(line.saturating_sub(1))
+            .unwrap_or("");
         let gutter = line.to_string();
         let _ = writeln!(out, "{} |", " ".repeat(gutter.len()));
         let _ = writeln!(out, "{gutter} | {text}");
         let width = caret_width(text, col, self.span, sources);
-        let _ = write!(out, "{} | {}{}", " ".repeat(gutter.len()), " ".repeat(col - 1), "^".repeat(width));
+        let _ = write!(
+            out,
+            "{} | {}{}",
+            " ".repeat(gutter.len()),
+            " ".repeat(col - 1),
+            "^".repeat(width)
+        );
         if let Some(label) = &self.label {
             let _ = write!(out, " {label}");
         }
@@ -172,7 +222,10 @@ impl Diagnostic {
             code: self.code,
             level: self.level,
             message: self.message.clone(),
-            file: sources.get(self.span.source).map(|s| s.name.clone()).unwrap_or_default(),
+            file: sources
+                .get(self.span.source)
+                .map(|s| s.name.clone())
+                .unwrap_or_default(),
             line,
             column,
             end_line,
@@ -195,7 +248,11 @@ fn caret_width(line_text: &str, col: usize, span: Span, sources: &SourceMap) -> 
     let (end_line, end_col) = sources.line_col(span.source, span.end);
     let (start_line, _) = sources.line_col(span.source, span.start);
     let line_len = line_text.chars().count() + 1;
-    let end = if end_line == start_line { end_col } else { line_len };
+    let end = if end_line == start_line {
+        end_col
+    } else {
+        line_len
+    };
     end.saturating_sub(col).max(1)
 }
 
@@ -244,7 +301,11 @@ impl Diagnostics {
 
     /// Every diagnostic rendered as plain text, separated by blank lines.
     pub fn render_plain(&self) -> String {
-        self.items.iter().map(|d| d.render_plain(&self.sources)).collect::<Vec<_>>().join("\n")
+        self.items
+            .iter()
+            .map(|d| d.render_plain(&self.sources))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// Every diagnostic as JSON lines, one object per line.
@@ -259,7 +320,10 @@ impl Diagnostics {
 }
 
 /// The closest candidate to `name` by edit distance, for "did you mean" (never used to resolve).
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let limit = (name.len() / 3).max(1);
     candidates
         .into_iter()

@@ -29,18 +29,29 @@ pub enum InputError {
 impl Engine {
     /// Compiles the packs bundled with rxguard (the `rules/` folder, embedded at build time).
     pub fn bundled() -> Result<Engine, Diagnostics> {
-        Engine::from_sources(crate::bundled::PACKS.iter().map(|(name, text)| (name.to_string(), text.to_string())))
+        Engine::from_sources(
+            crate::bundled::PACKS
+                .iter()
+                .map(|(name, text)| (name.to_string(), text.to_string())),
+        )
     }
 
     /// Compiles packs from `(name, text)` pairs; the name is shown in diagnostics.
-    pub fn from_sources(sources: impl IntoIterator<Item = (String, String)>) -> Result<Engine, Diagnostics> {
+    pub fn from_sources(
+        sources: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Engine, Diagnostics> {
         let mut map = SourceMap::default();
         for (name, text) in sources {
             map.add(name, text);
         }
         match crate::check::check(&map) {
-            Ok(program) => Ok(Engine { graph: RuleGraph::compile(program, map) }),
-            Err(items) => Err(Diagnostics { sources: map, items }),
+            Ok(program) => Ok(Engine {
+                graph: RuleGraph::compile(program, map),
+            }),
+            Err(items) => Err(Diagnostics {
+                sources: map,
+                items,
+            }),
         }
     }
 
@@ -60,15 +71,28 @@ impl Engine {
     }
 
     /// Checks one patient, reusing `scratch` (keep one per thread to avoid allocation).
-    pub fn check_with(&self, scratch: &mut Scratch, patient: &Patient<'_>, as_of: Date) -> Result<PatientReport, RecordError> {
-        scratch.facts.build(patient, &self.graph.vocabulary, as_of)?;
+    pub fn check_with(
+        &self,
+        scratch: &mut Scratch,
+        patient: &Patient<'_>,
+        as_of: Date,
+    ) -> Result<PatientReport, RecordError> {
+        scratch
+            .facts
+            .build(patient, &self.graph.vocabulary, as_of)?;
         eval::evaluate(&self.graph, scratch);
         Ok(eval::report(&self.graph, scratch, patient))
     }
 
     /// Parses a patient record (our JSON format) and checks it.
-    pub fn check_json(&self, scratch: &mut Scratch, json: &str, as_of: Date) -> Result<PatientReport, InputError> {
-        let patient: Patient<'_> = serde_json::from_str(json).map_err(|e| InputError::Json(e.to_string()))?;
+    pub fn check_json(
+        &self,
+        scratch: &mut Scratch,
+        json: &str,
+        as_of: Date,
+    ) -> Result<PatientReport, InputError> {
+        let patient: Patient<'_> =
+            serde_json::from_str(json).map_err(|e| InputError::Json(e.to_string()))?;
         Ok(self.check_with(scratch, &patient, as_of)?)
     }
 }
@@ -79,12 +103,17 @@ pub fn read_packs(paths: &[PathBuf]) -> std::io::Result<Vec<(String, String)>> {
     for path in paths {
         collect(path, &mut files)?;
     }
-    files.into_iter().map(|p| Ok((p.display().to_string(), std::fs::read_to_string(&p)?))).collect()
+    files
+        .into_iter()
+        .map(|p| Ok((p.display().to_string(), std::fs::read_to_string(&p)?)))
+        .collect()
 }
 
 fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     if path.is_dir() {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()?;
         entries.sort();
         for e in entries {
             if e.is_dir() || e.extension().is_some_and(|x| x == "rules") {

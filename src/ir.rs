@@ -307,7 +307,11 @@ impl TExpr {
     pub fn children(&self) -> Vec<&TExpr> {
         match &self.kind {
             TKind::Not(a) => vec![a],
-            TKind::And(a, b) | TKind::Or(a, b) | TKind::Cmp(_, a, b) | TKind::Add(a, b) | TKind::Sub(a, b) => vec![a, b],
+            TKind::And(a, b)
+            | TKind::Or(a, b)
+            | TKind::Cmp(_, a, b)
+            | TKind::Add(a, b)
+            | TKind::Sub(a, b) => vec![a, b],
             TKind::DailyDose(_, _, Some(on)) => vec![on],
             _ => Vec::new(),
         }

@@ -1,19 +1,19 @@
 //! rxguard: a medication-safety rules engine.
-pub mod date;
-pub mod diagnostic;
-pub mod syntax;
-pub mod units;
-pub mod check;
-pub mod ir;
-pub mod route;
-pub mod synth;
-pub mod compile;
-pub mod patient;
-pub mod value;
-pub mod eval;
-pub mod report;
 pub mod batch;
 pub mod bundled;
+pub mod check;
+pub mod compile;
+pub mod date;
+pub mod diagnostic;
 pub mod engine;
+pub mod eval;
+pub mod ir;
+pub mod patient;
+pub mod report;
+pub mod route;
+pub mod syntax;
+pub mod synth;
+pub mod units;
+pub mod value;
 
 pub use engine::{Engine, InputError};

@@ -36,9 +36,19 @@ pub enum Route {
 
 /// Every route, for suggestions and documentation.
 pub const ROUTES: &[Route] = &[
-    Route::Oral, Route::Intrathecal, Route::Intravenous, Route::Intramuscular, Route::Subcutaneous,
-    Route::Transdermal, Route::Sublingual, Route::Buccal, Route::Rectal, Route::Nasal, Route::Topical,
-    Route::Inhaled, Route::Epidural,
+    Route::Oral,
+    Route::Intrathecal,
+    Route::Intravenous,
+    Route::Intramuscular,
+    Route::Subcutaneous,
+    Route::Transdermal,
+    Route::Sublingual,
+    Route::Buccal,
+    Route::Rectal,
+    Route::Nasal,
+    Route::Topical,
+    Route::Inhaled,
+    Route::Epidural,
 ];
 
 impl Route {

@@ -68,19 +68,71 @@ pub struct Unit {
 
 /// The units rules may write.
 pub const UNITS: &[Unit] = &[
-    Unit { token: "mg", dimension: Dimension::Mass, factor: 1.0 },
-    Unit { token: "g", dimension: Dimension::Mass, factor: 1000.0 },
-    Unit { token: "mcg", dimension: Dimension::Mass, factor: 0.001 },
-    Unit { token: "mg/day", dimension: Dimension::MassPerDay, factor: 1.0 },
-    Unit { token: "mcg/day", dimension: Dimension::MassPerDay, factor: 0.001 },
-    Unit { token: "mL/min", dimension: Dimension::Clearance, factor: 1.0 },
-    Unit { token: "mL/min/1.73m2", dimension: Dimension::ClearancePerBsa, factor: 1.0 },
-    Unit { token: "mg/dL", dimension: Dimension::Concentration, factor: 1.0 },
-    Unit { token: "kg", dimension: Dimension::Weight, factor: 1.0 },
-    Unit { token: "days", dimension: Dimension::Duration, factor: 1.0 },
-    Unit { token: "day", dimension: Dimension::Duration, factor: 1.0 },
-    Unit { token: "years", dimension: Dimension::Age, factor: 1.0 },
-    Unit { token: "year", dimension: Dimension::Age, factor: 1.0 },
+    Unit {
+        token: "mg",
+        dimension: Dimension::Mass,
+        factor: 1.0,
+    },
+    Unit {
+        token: "g",
+        dimension: Dimension::Mass,
+        factor: 1000.0,
+    },
+    Unit {
+        token: "mcg",
+        dimension: Dimension::Mass,
+        factor: 0.001,
+    },
+    Unit {
+        token: "mg/day",
+        dimension: Dimension::MassPerDay,
+        factor: 1.0,
+    },
+    Unit {
+        token: "mcg/day",
+        dimension: Dimension::MassPerDay,
+        factor: 0.001,
+    },
+    Unit {
+        token: "mL/min",
+        dimension: Dimension::Clearance,
+        factor: 1.0,
+    },
+    Unit {
+        token: "mL/min/1.73m2",
+        dimension: Dimension::ClearancePerBsa,
+        factor: 1.0,
+    },
+    Unit {
+        token: "mg/dL",
+        dimension: Dimension::Concentration,
+        factor: 1.0,
+    },
+    Unit {
+        token: "kg",
+        dimension: Dimension::Weight,
+        factor: 1.0,
+    },
+    Unit {
+        token: "days",
+        dimension: Dimension::Duration,
+        factor: 1.0,
+    },
+    Unit {
+        token: "day",
+        dimension: Dimension::Duration,
+        factor: 1.0,
+    },
+    Unit {
+        token: "years",
+        dimension: Dimension::Age,
+        factor: 1.0,
+    },
+    Unit {
+        token: "year",
+        dimension: Dimension::Age,
+        factor: 1.0,
+    },
 ];
 
 /// The unit a rule token names, exactly.
@@ -91,7 +143,11 @@ pub fn lookup(token: &str) -> Option<Unit> {
 /// Units as patients' records write them (case and UCUM spellings vary), to canonical factor.
 /// Returns `None` for a unit that cannot be converted, which the caller reports.
 pub fn lookup_record_unit(written: &str) -> Option<Unit> {
-    let key: String = written.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
+    let key: String = written
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase();
     let token = match key.as_str() {
         "mg" => "mg",
         "g" | "gm" => "g",
@@ -99,7 +155,9 @@ pub fn lookup_record_unit(written: &str) -> Option<Unit> {
         "mg/day" | "mg/d" | "mg/24h" => "mg/day",
         "mcg/day" | "ug/day" | "mcg/d" | "ug/d" | "µg/day" | "mcg/24h" | "ug/24h" => "mcg/day",
         "ml/min" => "mL/min",
-        "ml/min/1.73m2" | "ml/min/{1.73_m2}" | "ml/min/1.73m^2" | "ml/min/1.73" | "ml/min/bsa" => "mL/min/1.73m2",
+        "ml/min/1.73m2" | "ml/min/{1.73_m2}" | "ml/min/1.73m^2" | "ml/min/1.73" | "ml/min/bsa" => {
+            "mL/min/1.73m2"
+        }
         "mg/dl" => "mg/dL",
         "kg" => "kg",
         _ => return umol_creatinine(&key),
@@ -122,7 +180,10 @@ mod tests {
 
     #[test]
     fn rule_units_are_exact_tokens() {
-        assert_eq!(lookup("mg/day").map(|u| u.dimension), Some(Dimension::MassPerDay));
+        assert_eq!(
+            lookup("mg/day").map(|u| u.dimension),
+            Some(Dimension::MassPerDay)
+        );
         assert!(lookup("mg/d").is_none());
         assert!(lookup("MG").is_none());
     }
@@ -137,8 +198,14 @@ mod tests {
     #[test]
     fn record_units_accept_common_spellings_and_refuse_the_rest() {
         assert_eq!(lookup_record_unit("MG").map(|u| u.token), Some("mg"));
-        assert_eq!(lookup_record_unit("mL/min/{1.73_m2}").map(|u| u.token), Some("mL/min/1.73m2"));
-        assert_eq!(lookup_record_unit("ug/day").map(|u| u.token), Some("mcg/day"));
+        assert_eq!(
+            lookup_record_unit("mL/min/{1.73_m2}").map(|u| u.token),
+            Some("mL/min/1.73m2")
+        );
+        assert_eq!(
+            lookup_record_unit("ug/day").map(|u| u.token),
+            Some("mcg/day")
+        );
         assert!(lookup_record_unit("tablet").is_none());
         assert!(lookup_record_unit("mL").is_none());
         let umol = lookup_record_unit("umol/L").map(|u| u.factor * 88.42);

@@ -38,9 +38,13 @@ impl Tri {
             _ => Tri::Unknown,
         }
     }
+}
 
-    /// Kleene `not`.
-    pub fn not(self) -> Tri {
+/// Kleene `not`.
+impl std::ops::Not for Tri {
+    type Output = Tri;
+
+    fn not(self) -> Tri {
         match self {
             Tri::True => Tri::False,
             Tri::False => Tri::True,
@@ -66,12 +70,22 @@ pub struct Interval {
 impl Interval {
     /// A single value.
     pub fn point(x: f64) -> Interval {
-        Interval { lo: x, hi: x, lo_open: false, hi_open: false }
+        Interval {
+            lo: x,
+            hi: x,
+            lo_open: false,
+            hi_open: false,
+        }
     }
 
     /// A closed range.
     pub fn closed(lo: f64, hi: f64) -> Interval {
-        Interval { lo, hi, lo_open: false, hi_open: false }
+        Interval {
+            lo,
+            hi,
+            lo_open: false,
+            hi_open: false,
+        }
     }
 
     /// The single value, when the interval is a point.
@@ -82,21 +96,48 @@ impl Interval {
     /// Parses a lab result written as text: `"52"`, `">60"`, `">= 90"`, `"<15"`.
     pub fn parse(text: &str) -> Option<Interval> {
         let t = text.trim();
-        let (op, rest) = ["<=", ">=", "<", ">", "="].iter().find_map(|op| t.strip_prefix(op).map(|r| (*op, r))).unwrap_or(("", t));
+        let (op, rest) = ["<=", ">=", "<", ">", "="]
+            .iter()
+            .find_map(|op| t.strip_prefix(op).map(|r| (*op, r)))
+            .unwrap_or(("", t));
         let x: f64 = rest.trim().parse().ok().filter(|x: &f64| x.is_finite())?;
         let inf = f64::INFINITY;
         Some(match op {
-            ">" => Interval { lo: x, hi: inf, lo_open: true, hi_open: true },
-            ">=" => Interval { lo: x, hi: inf, lo_open: false, hi_open: true },
-            "<" => Interval { lo: -inf, hi: x, lo_open: true, hi_open: true },
-            "<=" => Interval { lo: -inf, hi: x, lo_open: true, hi_open: false },
+            ">" => Interval {
+                lo: x,
+                hi: inf,
+                lo_open: true,
+                hi_open: true,
+            },
+            ">=" => Interval {
+                lo: x,
+                hi: inf,
+                lo_open: false,
+                hi_open: true,
+            },
+            "<" => Interval {
+                lo: -inf,
+                hi: x,
+                lo_open: true,
+                hi_open: true,
+            },
+            "<=" => Interval {
+                lo: -inf,
+                hi: x,
+                lo_open: true,
+                hi_open: false,
+            },
             _ => Interval::point(x),
         })
     }
 
     /// Scales both bounds by a positive factor.
     pub fn scale(self, k: f64) -> Interval {
-        Interval { lo: self.lo * k, hi: self.hi * k, ..self }
+        Interval {
+            lo: self.lo * k,
+            hi: self.hi * k,
+            ..self
+        }
     }
 
     /// Every value of `self` is below every value of `other`.
@@ -139,15 +180,33 @@ impl Interval {
             _ => Tri::Unknown,
         }
     }
+}
 
-    /// Interval sum.
-    pub fn add(self, o: Interval) -> Interval {
-        Interval { lo: self.lo + o.lo, hi: self.hi + o.hi, lo_open: self.lo_open || o.lo_open, hi_open: self.hi_open || o.hi_open }
+/// Interval sum.
+impl std::ops::Add for Interval {
+    type Output = Interval;
+
+    fn add(self, o: Interval) -> Interval {
+        Interval {
+            lo: self.lo + o.lo,
+            hi: self.hi + o.hi,
+            lo_open: self.lo_open || o.lo_open,
+            hi_open: self.hi_open || o.hi_open,
+        }
     }
+}
 
-    /// Interval difference.
-    pub fn sub(self, o: Interval) -> Interval {
-        Interval { lo: self.lo - o.hi, hi: self.hi - o.lo, lo_open: self.lo_open || o.hi_open, hi_open: self.hi_open || o.lo_open }
+/// Interval difference.
+impl std::ops::Sub for Interval {
+    type Output = Interval;
+
+    fn sub(self, o: Interval) -> Interval {
+        Interval {
+            lo: self.lo - o.hi,
+            hi: self.hi - o.lo,
+            lo_open: self.lo_open || o.hi_open,
+            hi_open: self.hi_open || o.lo_open,
+        }
     }
 }
 
@@ -155,8 +214,18 @@ impl std::fmt::Display for Interval {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.as_point() {
             Some(x) => write!(f, "{}", format_number(x)),
-            None if self.hi.is_infinite() => write!(f, "{}{}", if self.lo_open { ">" } else { ">=" }, format_number(self.lo)),
-            None if self.lo.is_infinite() => write!(f, "{}{}", if self.hi_open { "<" } else { "<=" }, format_number(self.hi)),
+            None if self.hi.is_infinite() => write!(
+                f,
+                "{}{}",
+                if self.lo_open { ">" } else { ">=" },
+                format_number(self.lo)
+            ),
+            None if self.lo.is_infinite() => write!(
+                f,
+                "{}{}",
+                if self.hi_open { "<" } else { "<=" },
+                format_number(self.hi)
+            ),
             None => write!(f, "{}-{}", format_number(self.lo), format_number(self.hi)),
         }
     }
@@ -207,7 +276,7 @@ mod tests {
     fn kleene_truth_tables() {
         assert_eq!([F.and(U), T.and(U), U.and(U), T.and(T)], [F, U, U, T]);
         assert_eq!([T.or(U), F.or(U), U.or(U), F.or(F)], [T, U, U, F]);
-        assert_eq!([U.not(), T.not()], [U, F]);
+        assert_eq!([!U, !T], [U, F]);
     }
 
     #[test]
@@ -229,7 +298,10 @@ mod tests {
     #[test]
     fn ranges_parse_from_lab_text() {
         assert_eq!(Interval::parse(" 52 "), Some(Interval::point(52.0)));
-        assert_eq!(Interval::parse(">90").map(|i| i.to_string()), Some(">90".into()));
+        assert_eq!(
+            Interval::parse(">90").map(|i| i.to_string()),
+            Some(">90".into())
+        );
         assert_eq!(Interval::parse("about 60"), None);
         assert_eq!(Interval::parse("NaN"), None);
     }

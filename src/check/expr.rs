@@ -8,7 +8,19 @@ use crate::syntax::ast::{Arg, BinOp, Expr, ExprKind, Ident};
 use crate::units::{self, Dimension};
 
 /// The functions of the language, for "did you mean".
-const FUNCTIONS: &[&str] = &["taking", "new", "count", "has", "had", "lab", "daily_dose", "route", "stopped", "tapered", "drugs"];
+const FUNCTIONS: &[&str] = &[
+    "taking",
+    "new",
+    "count",
+    "has",
+    "had",
+    "lab",
+    "daily_dose",
+    "route",
+    "stopped",
+    "tapered",
+    "drugs",
+];
 
 /// Where an expression stands: `drugs(x)` is only allowed in templates.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -29,7 +41,11 @@ impl Checker<'_> {
             ExprKind::Bool(b) => typed(TKind::Bool(*b), Type::Bool, e.span),
             ExprKind::Number(n, None) => typed(TKind::Number(*n), Type::Count, e.span),
             ExprKind::Number(n, Some(unit)) => match units::lookup(&unit.name) {
-                Some(u) => typed(TKind::Number(n * u.factor), Type::Quantity(u.dimension), e.span),
+                Some(u) => typed(
+                    TKind::Number(n * u.factor),
+                    Type::Quantity(u.dimension),
+                    e.span,
+                ),
                 None => {
                     self.unknown_unit(unit);
                     None
@@ -46,7 +62,13 @@ impl Checker<'_> {
         }
     }
 
-    pub(super) fn expect_bool(&mut self, pack: PackId, e: &Expr, place: Place, what: &str) -> Typed {
+    pub(super) fn expect_bool(
+        &mut self,
+        pack: PackId,
+        e: &Expr,
+        place: Place,
+        what: &str,
+    ) -> Typed {
         let t = self.expr(pack, e, place)?;
         if t.ty != Type::Bool {
             self.error(Diagnostic::error("E020", e.span, format!("{what} needs a condition that is true or false, not {}", describe(t.ty)))
@@ -63,8 +85,17 @@ impl Checker<'_> {
             _ => {}
         }
         if Route::from_rule_name(&ident.name).is_some() {
-            self.error(Diagnostic::error("E020", ident.span, format!("the route `{}` stands alone here", ident.name))
-                .with_help(format!("routes are compared with `route(drug) == {}` or passed as `route: {}`", ident.name, ident.name)));
+            self.error(
+                Diagnostic::error(
+                    "E020",
+                    ident.span,
+                    format!("the route `{}` stands alone here", ident.name),
+                )
+                .with_help(format!(
+                    "routes are compared with `route(drug) == {}` or passed as `route: {}`",
+                    ident.name, ident.name
+                )),
+            );
             return None;
         }
         if let Some(named) = self.names.get(&ident.name).copied() {
@@ -73,21 +104,40 @@ impl Checker<'_> {
                 Decl::Condition(_) => format!("has({})", ident.name),
                 Decl::Lab(_) => format!("lab({})", ident.name),
             };
-            self.error(Diagnostic::error("E020", ident.span, format!("`{}` is {}, not a value", ident.name, named.value.kind()))
-                .with_help(format!("write `{call}`")));
+            self.error(
+                Diagnostic::error(
+                    "E020",
+                    ident.span,
+                    format!("`{}` is {}, not a value", ident.name, named.value.kind()),
+                )
+                .with_help(format!("write `{call}`")),
+            );
             return None;
         }
         let _ = self.lookup(pack, ident, "a value", |_| true);
         None
     }
 
-    fn call(&mut self, pack: PackId, func: &Ident, args: &[Arg], span: Span, place: Place) -> Typed {
+    fn call(
+        &mut self,
+        pack: PackId,
+        func: &Ident,
+        args: &[Arg],
+        span: Span,
+        place: Place,
+    ) -> Typed {
         let f = func.name.as_str();
         match f {
             "taking" | "new" | "count" | "drugs" => {
                 if f == "drugs" && place != Place::Template {
-                    self.error(Diagnostic::error("E020", func.span, "`drugs(...)` lists medications and is only allowed in messages")
-                        .with_help("use `taking(...)` or `count(...)` in conditions"));
+                    self.error(
+                        Diagnostic::error(
+                            "E020",
+                            func.span,
+                            "`drugs(...)` lists medications and is only allowed in messages",
+                        )
+                        .with_help("use `taking(...)` or `count(...)` in conditions"),
+                    );
                     return None;
                 }
                 let set = self.set_arg(pack, func, args, span)?;
@@ -100,20 +150,35 @@ impl Checker<'_> {
                 typed(kind, ty, span)
             }
             "has" | "had" => {
-                let Some(ident) = self.one_name(func, args, span, &[]) else { return None };
-                match self.lookup(pack, ident, "a condition", |d| matches!(d, Decl::Condition(_)))? {
-                    Decl::Condition(c) => typed(if f == "has" { TKind::Has(c) } else { TKind::Had(c) }, Type::Bool, span),
+                let ident = self.one_name(func, args, span, &[])?;
+                match self.lookup(pack, ident, "a condition", |d| {
+                    matches!(d, Decl::Condition(_))
+                })? {
+                    Decl::Condition(c) => typed(
+                        if f == "has" {
+                            TKind::Has(c)
+                        } else {
+                            TKind::Had(c)
+                        },
+                        Type::Bool,
+                        span,
+                    ),
                     other => self.wrong_kind(ident, other, "a condition"),
                 }
             }
             "lab" => self.lab_call(pack, func, args, span),
-            "daily_dose" | "stopped" | "tapered" | "route" => self.drug_call(pack, func, args, span, place),
+            "daily_dose" | "stopped" | "tapered" | "route" => {
+                self.drug_call(pack, func, args, span, place)
+            }
             _ => {
                 let help = match did_you_mean(f, FUNCTIONS.iter().copied()) {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => format!("the functions are: {}", FUNCTIONS.join(", ")),
                 };
-                self.error(Diagnostic::error("E010", func.span, format!("unknown function `{f}`")).with_help(help));
+                self.error(
+                    Diagnostic::error("E010", func.span, format!("unknown function `{f}`"))
+                        .with_help(help),
+                );
                 None
             }
         }
@@ -121,7 +186,9 @@ impl Checker<'_> {
 
     fn set_arg(&mut self, pack: PackId, func: &Ident, args: &[Arg], span: Span) -> Option<SetRef> {
         let ident = self.one_name(func, args, span, &[])?;
-        match self.lookup(pack, ident, "a drug or class", |d| matches!(d, Decl::Drug(_) | Decl::Class(_)))? {
+        match self.lookup(pack, ident, "a drug or class", |d| {
+            matches!(d, Decl::Drug(_) | Decl::Class(_))
+        })? {
             Decl::Drug(d) => Some(SetRef::Drug(d)),
             Decl::Class(c) => Some(SetRef::Class(c)),
             other => {
@@ -133,41 +200,85 @@ impl Checker<'_> {
 
     fn wrong_kind(&mut self, ident: &Ident, found: Decl, wanted: &str) -> Typed {
         let hint = match found {
-            Decl::Drug(_) | Decl::Class(_) => format!("for a medication write `taking({})`", ident.name),
+            Decl::Drug(_) | Decl::Class(_) => {
+                format!("for a medication write `taking({})`", ident.name)
+            }
             Decl::Condition(_) => format!("for a condition write `has({})`", ident.name),
             Decl::Lab(_) => format!("for a lab write `lab({})`", ident.name),
         };
-        self.error(Diagnostic::error("E013", ident.span, format!("`{}` is {}; {wanted} is expected here", ident.name, found.kind())).with_help(hint));
+        self.error(
+            Diagnostic::error(
+                "E013",
+                ident.span,
+                format!(
+                    "`{}` is {}; {wanted} is expected here",
+                    ident.name,
+                    found.kind()
+                ),
+            )
+            .with_help(hint),
+        );
         None
     }
 
     /// The single positional name argument of a call, with the allowed named arguments.
-    fn one_name<'a>(&mut self, func: &Ident, args: &'a [Arg], span: Span, named: &[&str]) -> Option<&'a Ident> {
+    fn one_name<'a>(
+        &mut self,
+        func: &Ident,
+        args: &'a [Arg],
+        span: Span,
+        named: &[&str],
+    ) -> Option<&'a Ident> {
         let positional: Vec<&Arg> = args.iter().filter(|a| a.name.is_none()).collect();
         for a in args.iter().filter_map(|a| a.name.as_ref()) {
             if !named.contains(&a.name.as_str()) {
-                let help = if named.is_empty() { format!("`{}` takes no named arguments", func.name) } else { format!("`{}` takes: {}", func.name, named.join(", ")) };
-                self.error(Diagnostic::error("E050", a.span, format!("unexpected argument `{}`", a.name)).with_help(help));
+                let help = if named.is_empty() {
+                    format!("`{}` takes no named arguments", func.name)
+                } else {
+                    format!("`{}` takes: {}", func.name, named.join(", "))
+                };
+                self.error(
+                    Diagnostic::error("E050", a.span, format!("unexpected argument `{}`", a.name))
+                        .with_help(help),
+                );
             }
         }
         match positional.as_slice() {
             [one] => match &one.value.kind {
                 ExprKind::Name(ident) => Some(ident),
                 _ => {
-                    self.error(Diagnostic::error("E050", one.value.span, format!("`{}` takes a name", func.name)).with_help(format!("for example `{}(baclofen)`", func.name)));
+                    self.error(
+                        Diagnostic::error(
+                            "E050",
+                            one.value.span,
+                            format!("`{}` takes a name", func.name),
+                        )
+                        .with_help(format!("for example `{}(baclofen)`", func.name)),
+                    );
                     None
                 }
             },
             _ => {
-                self.error(Diagnostic::error("E050", span, format!("`{}` takes exactly one name, got {}", func.name, positional.len()))
-                    .with_help(format!("for example `{}(baclofen)`", func.name)));
+                self.error(
+                    Diagnostic::error(
+                        "E050",
+                        span,
+                        format!(
+                            "`{}` takes exactly one name, got {}",
+                            func.name,
+                            positional.len()
+                        ),
+                    )
+                    .with_help(format!("for example `{}(baclofen)`", func.name)),
+                );
                 None
             }
         }
     }
 
     fn named_arg<'a>(args: &'a [Arg], name: &str) -> Option<&'a Arg> {
-        args.iter().find(|a| a.name.as_ref().is_some_and(|n| n.name == name))
+        args.iter()
+            .find(|a| a.name.as_ref().is_some_and(|n| n.name == name))
     }
 
     fn lab_call(&mut self, pack: PackId, func: &Ident, args: &[Arg], span: Span) -> Typed {
@@ -180,10 +291,21 @@ impl Checker<'_> {
             Some(a) => self.duration_days(&a.value)?,
             None => self.program.labs[lab].window_days,
         };
-        typed(TKind::Lab(lab, window), Type::Quantity(self.program.labs[lab].dimension), span)
+        typed(
+            TKind::Lab(lab, window),
+            Type::Quantity(self.program.labs[lab].dimension),
+            span,
+        )
     }
 
-    fn drug_call(&mut self, pack: PackId, func: &Ident, args: &[Arg], span: Span, place: Place) -> Typed {
+    fn drug_call(
+        &mut self,
+        pack: PackId,
+        func: &Ident,
+        args: &[Arg],
+        span: Span,
+        place: Place,
+    ) -> Typed {
         let f = func.name.as_str();
         let named: &[&str] = match f {
             "daily_dose" => &["route", "on"],
@@ -195,29 +317,59 @@ impl Checker<'_> {
         let drug = match self.lookup(pack, ident, "a drug", |d| matches!(d, Decl::Drug(_)))? {
             Decl::Drug(d) => d,
             Decl::Class(_) => {
-                self.error(Diagnostic::error("E013", ident.span, format!("`{}` is a class; `{f}` reads one ingredient", ident.name))
-                    .with_help("doses and stops are per ingredient: name the drug"));
+                self.error(
+                    Diagnostic::error(
+                        "E013",
+                        ident.span,
+                        format!("`{}` is a class; `{f}` reads one ingredient", ident.name),
+                    )
+                    .with_help("doses and stops are per ingredient: name the drug"),
+                );
                 return None;
             }
             other => return self.wrong_kind(ident, other, "a drug"),
         };
         if f == "route" {
-            self.error(Diagnostic::error("E020", span, "`route(...)` is only meaningful compared with a route")
-                .with_help(format!("write `route({}) == intrathecal`", ident.name)));
+            self.error(
+                Diagnostic::error(
+                    "E020",
+                    span,
+                    "`route(...)` is only meaningful compared with a route",
+                )
+                .with_help(format!("write `route({}) == intrathecal`", ident.name)),
+            );
             return None;
         }
         let route = self.route_arg(func, args, span)?;
         match f {
             "daily_dose" => {
                 let on = match Self::named_arg(args, "on") {
-                    Some(a) => Some(Box::new(self.expect_type(pack, &a.value, Type::Date, "`on:`", place)?)),
+                    Some(a) => Some(Box::new(self.expect_type(
+                        pack,
+                        &a.value,
+                        Type::Date,
+                        "`on:`",
+                        place,
+                    )?)),
                     None => None,
                 };
-                typed(TKind::DailyDose(drug, route, on), Type::Quantity(Dimension::MassPerDay), span)
+                typed(
+                    TKind::DailyDose(drug, route, on),
+                    Type::Quantity(Dimension::MassPerDay),
+                    span,
+                )
             }
             "stopped" => {
                 let Some(within) = Self::named_arg(args, "within") else {
-                    self.error(Diagnostic::error("E050", span, "`stopped` needs a window").with_help(format!("write `stopped({}, route: {}, within: 14 days)`", ident.name, route.name())));
+                    self.error(
+                        Diagnostic::error("E050", span, "`stopped` needs a window").with_help(
+                            format!(
+                                "write `stopped({}, route: {}, within: 14 days)`",
+                                ident.name,
+                                route.name()
+                            ),
+                        ),
+                    );
                     return None;
                 };
                 let days = self.duration_days(&within.value)?;
@@ -236,7 +388,11 @@ impl Checker<'_> {
         match &arg.value.kind {
             ExprKind::Name(r) => self.route_name(r),
             _ => {
-                self.error(Diagnostic::error("E050", arg.value.span, "a route is a name such as `oral` or `intrathecal`"));
+                self.error(Diagnostic::error(
+                    "E050",
+                    arg.value.span,
+                    "a route is a name such as `oral` or `intrathecal`",
+                ));
                 None
             }
         }
@@ -245,7 +401,11 @@ impl Checker<'_> {
     fn expect_type(&mut self, pack: PackId, e: &Expr, ty: Type, what: &str, place: Place) -> Typed {
         let t = self.expr(pack, e, place)?;
         if t.ty != ty {
-            self.error(Diagnostic::error("E020", e.span, format!("{what} needs {}, not {}", describe(ty), describe(t.ty))));
+            self.error(Diagnostic::error(
+                "E020",
+                e.span,
+                format!("{what} needs {}, not {}", describe(ty), describe(t.ty)),
+            ));
             return None;
         }
         Some(t)
@@ -255,21 +415,43 @@ impl Checker<'_> {
     pub(super) fn duration_days(&mut self, e: &Expr) -> Option<i64> {
         let t = self.expr(0, e, Place::Rule)?;
         match (&t.kind, t.ty) {
-            (TKind::Number(n), Type::Quantity(Dimension::Duration)) if *n >= 0.0 && n.fract() == 0.0 => Some(*n as i64),
+            (TKind::Number(n), Type::Quantity(Dimension::Duration))
+                if *n >= 0.0 && n.fract() == 0.0 =>
+            {
+                Some(*n as i64)
+            }
             _ => {
-                self.error(Diagnostic::error("E021", e.span, format!("a window is a whole number of days, not {}", describe(t.ty)))
-                    .with_help("write it as `14 days`"));
+                self.error(
+                    Diagnostic::error(
+                        "E021",
+                        e.span,
+                        format!("a window is a whole number of days, not {}", describe(t.ty)),
+                    )
+                    .with_help("write it as `14 days`"),
+                );
                 None
             }
         }
     }
 
-    fn binary(&mut self, pack: PackId, op: BinOp, a: &Expr, b: &Expr, span: Span, place: Place) -> Typed {
+    fn binary(
+        &mut self,
+        pack: PackId,
+        op: BinOp,
+        a: &Expr,
+        b: &Expr,
+        span: Span,
+        place: Place,
+    ) -> Typed {
         if matches!(op, BinOp::And | BinOp::Or) {
             let lhs = self.expect_bool(pack, a, place, &format!("`{}`", op.symbol()));
             let rhs = self.expect_bool(pack, b, place, &format!("`{}`", op.symbol()));
             let (lhs, rhs) = (Box::new(lhs?), Box::new(rhs?));
-            let kind = if op == BinOp::And { TKind::And(lhs, rhs) } else { TKind::Or(lhs, rhs) };
+            let kind = if op == BinOp::And {
+                TKind::And(lhs, rhs)
+            } else {
+                TKind::Or(lhs, rhs)
+            };
             return typed(kind, Type::Bool, span);
         }
         if let Some(route_cmp) = self.route_comparison(pack, op, a, b, span) {
@@ -285,13 +467,26 @@ impl Checker<'_> {
     }
 
     /// `route(drug) == r` and `!=`.
-    fn route_comparison(&mut self, pack: PackId, op: BinOp, a: &Expr, b: &Expr, span: Span) -> Option<Typed> {
-        let ExprKind::Call(func, args) = &a.kind else { return None };
+    fn route_comparison(
+        &mut self,
+        pack: PackId,
+        op: BinOp,
+        a: &Expr,
+        b: &Expr,
+        span: Span,
+    ) -> Option<Typed> {
+        let ExprKind::Call(func, args) = &a.kind else {
+            return None;
+        };
         if func.name != "route" {
             return None;
         }
         if !matches!(op, BinOp::Eq | BinOp::Ne) {
-            self.error(Diagnostic::error("E020", span, "routes are compared with `==` or `!=`"));
+            self.error(Diagnostic::error(
+                "E020",
+                span,
+                "routes are compared with `==` or `!=`",
+            ));
             return Some(None);
         }
         let ident = self.one_name(func, args, a.span, &[])?;
@@ -300,28 +495,64 @@ impl Checker<'_> {
             other => return Some(self.wrong_kind(ident, other, "a drug")),
         };
         let ExprKind::Name(r) = &b.kind else {
-            self.error(Diagnostic::error("E050", b.span, "compare a route with a route name such as `intrathecal`"));
+            self.error(Diagnostic::error(
+                "E050",
+                b.span,
+                "compare a route with a route name such as `intrathecal`",
+            ));
             return Some(None);
         };
         let route = self.route_name(r)?;
-        let is = TExpr { kind: TKind::RouteIs(drug, route), ty: Type::Bool, span };
-        Some(if op == BinOp::Eq { Some(is) } else { typed(TKind::Not(Box::new(is)), Type::Bool, span) })
+        let is = TExpr {
+            kind: TKind::RouteIs(drug, route),
+            ty: Type::Bool,
+            span,
+        };
+        Some(if op == BinOp::Eq {
+            Some(is)
+        } else {
+            typed(TKind::Not(Box::new(is)), Type::Bool, span)
+        })
     }
 
     fn arithmetic(&mut self, op: BinOp, lhs: TExpr, rhs: TExpr, span: Span) -> Typed {
         let ty = match (lhs.ty, rhs.ty) {
             (Type::Date, Type::Quantity(Dimension::Duration)) => Type::Date,
             (Type::Count, Type::Count) => Type::Count,
-            (Type::Quantity(a), Type::Quantity(b)) if a == b && a != Dimension::Age => Type::Quantity(a),
+            (Type::Quantity(a), Type::Quantity(b)) if a == b && a != Dimension::Age => {
+                Type::Quantity(a)
+            }
             (a, b) => {
-                self.error(Diagnostic::error(if matches!((a, b), (Type::Quantity(_), Type::Quantity(_))) { "E021" } else { "E020" }, span,
-                    format!("cannot {} {} and {}", if op == BinOp::Add { "add" } else { "subtract" }, describe(a), describe(b)))
-                    .with_help("add or subtract quantities of one dimension, or days to a date"));
+                self.error(
+                    Diagnostic::error(
+                        if matches!((a, b), (Type::Quantity(_), Type::Quantity(_))) {
+                            "E021"
+                        } else {
+                            "E020"
+                        },
+                        span,
+                        format!(
+                            "cannot {} {} and {}",
+                            if op == BinOp::Add { "add" } else { "subtract" },
+                            describe(a),
+                            describe(b)
+                        ),
+                    )
+                    .with_help("add or subtract quantities of one dimension, or days to a date"),
+                );
                 return None;
             }
         };
         let (l, r) = (Box::new(lhs), Box::new(rhs));
-        typed(if op == BinOp::Add { TKind::Add(l, r) } else { TKind::Sub(l, r) }, ty, span)
+        typed(
+            if op == BinOp::Add {
+                TKind::Add(l, r)
+            } else {
+                TKind::Sub(l, r)
+            },
+            ty,
+            span,
+        )
     }
 
     fn comparison(&mut self, op: CmpOp, lhs: TExpr, rhs: TExpr, span: Span) -> Typed {
@@ -329,32 +560,70 @@ impl Checker<'_> {
             (Type::Count, Type::Count) | (Type::Date, Type::Date) => (lhs, rhs),
             (Type::Quantity(a), Type::Quantity(b)) if a == b => (lhs, rhs),
             // A bare number compared with an age is read as years.
-            (Type::Quantity(Dimension::Age), Type::Count) if matches!(rhs.kind, TKind::Number(_)) => {
+            (Type::Quantity(Dimension::Age), Type::Count)
+                if matches!(rhs.kind, TKind::Number(_)) =>
+            {
                 let rhs = TExpr { ty: lhs.ty, ..rhs };
                 (lhs, rhs)
             }
-            (Type::Count, Type::Quantity(Dimension::Age)) if matches!(lhs.kind, TKind::Number(_)) => {
+            (Type::Count, Type::Quantity(Dimension::Age))
+                if matches!(lhs.kind, TKind::Number(_)) =>
+            {
                 let lhs = TExpr { ty: rhs.ty, ..lhs };
                 (lhs, rhs)
             }
             (Type::Quantity(a), Type::Quantity(b)) => {
-                self.error(Diagnostic::error("E021", span, format!("cannot compare {} with {}", a.describe(), b.describe()))
+                self.error(
+                    Diagnostic::error(
+                        "E021",
+                        span,
+                        format!("cannot compare {} with {}", a.describe(), b.describe()),
+                    )
                     .with_label("different dimensions")
-                    .with_help(format!("write the right side in {}, such as `60 {}`", a.canonical_unit(), a.canonical_unit())));
+                    .with_help(format!(
+                        "write the right side in {}, such as `60 {}`",
+                        a.canonical_unit(),
+                        a.canonical_unit()
+                    )),
+                );
                 return None;
             }
             (Type::Quantity(a), Type::Count) | (Type::Count, Type::Quantity(a)) => {
-                self.error(Diagnostic::error("E021", span, format!("a number without a unit compared with {}", a.describe()))
-                    .with_help(format!("give the number its unit, such as `{}`", a.canonical_unit())));
+                self.error(
+                    Diagnostic::error(
+                        "E021",
+                        span,
+                        format!("a number without a unit compared with {}", a.describe()),
+                    )
+                    .with_help(format!(
+                        "give the number its unit, such as `{}`",
+                        a.canonical_unit()
+                    )),
+                );
                 return None;
             }
             (a, b) => {
-                let help = if a == Type::Bool || b == Type::Bool { "true/false values are combined with `and`, `or`, `not`; to compare a number of drugs use `count(...)`" } else { "compare values of the same type" };
-                self.error(Diagnostic::error("E020", span, format!("cannot compare {} with {}", describe(a), describe(b))).with_help(help));
+                let help = if a == Type::Bool || b == Type::Bool {
+                    "true/false values are combined with `and`, `or`, `not`; to compare a number of drugs use `count(...)`"
+                } else {
+                    "compare values of the same type"
+                };
+                self.error(
+                    Diagnostic::error(
+                        "E020",
+                        span,
+                        format!("cannot compare {} with {}", describe(a), describe(b)),
+                    )
+                    .with_help(help),
+                );
                 return None;
             }
         };
-        typed(TKind::Cmp(op, Box::new(lhs), Box::new(rhs)), Type::Bool, span)
+        typed(
+            TKind::Cmp(op, Box::new(lhs), Box::new(rhs)),
+            Type::Bool,
+            span,
+        )
     }
 }
 

@@ -50,6 +50,9 @@ pub fn check(sources: &SourceMap) -> Result<Program, Vec<Diagnostic>> {
     let mut parsed = Vec::new();
     for (id, source) in sources.iter() {
         let (ast, errors) = crate::syntax::parse_pack(id, &source.text);
+        if errors.iter().any(|e| e.code == "E002") {
+            checker.refused.push(id);
+        }
         checker.errors.extend(errors);
         parsed.push((id, ast));
     }
@@ -57,7 +60,9 @@ pub fn check(sources: &SourceMap) -> Result<Program, Vec<Diagnostic>> {
     if checker.errors.is_empty() {
         Ok(checker.program)
     } else {
-        checker.errors.sort_by_key(|d| (d.span.source, d.span.start));
+        checker
+            .errors
+            .sort_by_key(|d| (d.span.source, d.span.start));
         Err(checker.errors)
     }
 }
@@ -74,6 +79,8 @@ pub(crate) struct Checker<'s> {
     uses: Vec<Vec<PackId>>,
     names: HashMap<String, Named<Decl>>,
     rule_names: HashMap<String, Named<RuleId>>,
+    /// Sources refused whole (too large): no further errors are reported for them.
+    refused: Vec<SourceId>,
 }
 
 impl<'s> Checker<'s> {
@@ -87,6 +94,7 @@ impl<'s> Checker<'s> {
             uses: Vec::new(),
             names: HashMap::new(),
             rule_names: HashMap::new(),
+            refused: Vec::new(),
         }
     }
 
@@ -120,21 +128,52 @@ impl<'s> Checker<'s> {
     }
 
     fn declare_pack(&mut self, id: SourceId, ast: &PackAst) {
-        let source_name = self.sources.get(id).map(|s| s.name.clone()).unwrap_or_default();
+        let source_name = self
+            .sources
+            .get(id)
+            .map(|s| s.name.clone())
+            .unwrap_or_default();
         let pack_id = self.program.packs.len();
         let info = match &ast.header {
             Some(h) => {
                 if let Some(other) = self.program.packs.iter().find(|p| p.name == h.name.name) {
                     let first = other.source.clone();
-                    self.error(Diagnostic::error("E011", h.name.span, format!("a pack named `{}` is already loaded", h.name.name))
-                        .with_help(format!("the first is {first}; give this pack another name")));
+                    self.error(
+                        Diagnostic::error(
+                            "E011",
+                            h.name.span,
+                            format!("a pack named `{}` is already loaded", h.name.name),
+                        )
+                        .with_help(format!("the first is {first}; give this pack another name")),
+                    );
                 }
-                PackInfo { name: h.name.name.clone(), title: h.title.value.clone(), version: h.version.value.clone(), hash: String::new(), source: source_name }
+                PackInfo {
+                    name: h.name.name.clone(),
+                    title: h.title.value.clone(),
+                    version: h.version.value.clone(),
+                    hash: String::new(),
+                    source: source_name,
+                }
             }
+            None if self.refused.contains(&id) => PackInfo {
+                name: format!("<{source_name}>"),
+                title: String::new(),
+                version: String::new(),
+                hash: String::new(),
+                source: source_name,
+            },
             None => {
-                self.error(Diagnostic::error("E040", Span::new(id, 0, 0), "the file has no `pack` header")
-                    .with_help("start the file with `pack NAME \"Title\" version \"1.0.0\"`"));
-                PackInfo { name: format!("<{source_name}>"), title: String::new(), version: String::new(), hash: String::new(), source: source_name }
+                self.error(
+                    Diagnostic::error("E040", Span::new(id, 0, 0), "the file has no `pack` header")
+                        .with_help("start the file with `pack NAME \"Title\" version \"1.0.0\"`"),
+                );
+                PackInfo {
+                    name: format!("<{source_name}>"),
+                    title: String::new(),
+                    version: String::new(),
+                    hash: String::new(),
+                    source: source_name,
+                }
             }
         };
         self.program.packs.push(info);
@@ -147,11 +186,21 @@ impl<'s> Checker<'s> {
         let pack = self.pack_of_source[&id];
         for used in uses {
             match self.program.packs.iter().position(|p| p.name == used.name) {
-                Some(target) if target == pack => self.error(Diagnostic::error("E032", used.span, "a pack cannot use itself")),
+                Some(target) if target == pack => self.error(Diagnostic::error(
+                    "E032",
+                    used.span,
+                    "a pack cannot use itself",
+                )),
                 Some(target) => self.uses[pack].push(target),
                 None => {
-                    let names: Vec<&str> = self.program.packs.iter().map(|p| p.name.as_str()).collect();
-                    let d = Diagnostic::error("E012", used.span, format!("no loaded pack is named `{}`", used.name)).with_label("unknown pack");
+                    let names: Vec<&str> =
+                        self.program.packs.iter().map(|p| p.name.as_str()).collect();
+                    let d = Diagnostic::error(
+                        "E012",
+                        used.span,
+                        format!("no loaded pack is named `{}`", used.name),
+                    )
+                    .with_label("unknown pack");
                     let help = match did_you_mean(&used.name, names) {
                         Some(s) => format!("did you mean `{s}`?"),
                         None => "load the pack with --rules, or check its `pack` line".to_string(),
@@ -164,17 +213,28 @@ impl<'s> Checker<'s> {
 
     fn check_use_cycles(&mut self) {
         let mut graph = petgraph::graph::DiGraph::<PackId, ()>::new();
-        let nodes: Vec<_> = (0..self.program.packs.len()).map(|p| graph.add_node(p)).collect();
+        let nodes: Vec<_> = (0..self.program.packs.len())
+            .map(|p| graph.add_node(p))
+            .collect();
         for (from, targets) in self.uses.iter().enumerate() {
             for &to in targets {
                 graph.add_edge(nodes[from], nodes[to], ());
             }
         }
         for cycle in cycles(&graph) {
-            let names: Vec<String> = cycle.iter().map(|&p| self.program.packs[p].name.clone()).collect();
+            let names: Vec<String> = cycle
+                .iter()
+                .map(|&p| self.program.packs[p].name.clone())
+                .collect();
             let span = Span::new(self.source_of_pack(cycle[0]), 0, 0);
-            self.error(Diagnostic::error("E032", span, format!("packs use each other in a cycle: {}", spell_cycle(&names)))
-                .with_help("move the shared declarations into a vocabulary pack that both use"));
+            self.error(
+                Diagnostic::error(
+                    "E032",
+                    span,
+                    format!("packs use each other in a cycle: {}", spell_cycle(&names)),
+                )
+                .with_help("move the shared declarations into a vocabulary pack that both use"),
+            );
         }
     }
 
@@ -188,14 +248,29 @@ impl<'s> Checker<'s> {
     }
 
     /// Resolves a vocabulary name seen from `pack`, reporting E010 when it is unknown.
-    fn lookup(&mut self, pack: PackId, ident: &Ident, wanted: &str, accepts: impl Fn(Decl) -> bool) -> Option<Decl> {
+    fn lookup(
+        &mut self,
+        pack: PackId,
+        ident: &Ident,
+        wanted: &str,
+        accepts: impl Fn(Decl) -> bool,
+    ) -> Option<Decl> {
         match self.names.get(&ident.name).copied() {
             Some(named) if self.visible(pack, named.pack) => Some(named.value),
             Some(named) => {
                 let owner = self.program.packs[named.pack].name.clone();
-                self.error(Diagnostic::error("E010", ident.span, format!("`{}` is declared in pack `{owner}`, which this pack does not use", ident.name))
+                self.error(
+                    Diagnostic::error(
+                        "E010",
+                        ident.span,
+                        format!(
+                            "`{}` is declared in pack `{owner}`, which this pack does not use",
+                            ident.name
+                        ),
+                    )
                     .with_label("not visible here")
-                    .with_help(format!("add `use {owner}` after the pack header")));
+                    .with_help(format!("add `use {owner}` after the pack header")),
+                );
                 None
             }
             None => {
@@ -209,9 +284,15 @@ impl<'s> Checker<'s> {
                 sorted.sort_unstable();
                 let help = match did_you_mean(&ident.name, sorted) {
                     Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("declare it, or `use` the pack that declares it ({wanted} expected)"),
+                    None => format!(
+                        "declare it, or `use` the pack that declares it ({wanted} expected)"
+                    ),
                 };
-                self.error(Diagnostic::error("E010", ident.span, format!("unknown name `{}`", ident.name)).with_label(format!("not {wanted} in scope")).with_help(help));
+                self.error(
+                    Diagnostic::error("E010", ident.span, format!("unknown name `{}`", ident.name))
+                        .with_label(format!("not {wanted} in scope"))
+                        .with_help(help),
+                );
                 None
             }
         }
@@ -220,13 +301,33 @@ impl<'s> Checker<'s> {
     fn declare_name(&mut self, pack: PackId, ident: &Ident, decl: Decl) {
         if let Some(first) = self.names.get(&ident.name) {
             let (line, _) = self.sources.line_col(first.span.source, first.span.start);
-            let file = self.sources.get(first.span.source).map(|s| s.name.clone()).unwrap_or_default();
-            self.error(Diagnostic::error("E011", ident.span, format!("`{}` is declared twice", ident.name))
+            let file = self
+                .sources
+                .get(first.span.source)
+                .map(|s| s.name.clone())
+                .unwrap_or_default();
+            self.error(
+                Diagnostic::error(
+                    "E011",
+                    ident.span,
+                    format!("`{}` is declared twice", ident.name),
+                )
                 .with_label("second declaration")
-                .with_help(format!("the first is {} at {file}:{line}; rename or remove one", first.value.kind())));
+                .with_help(format!(
+                    "the first is {} at {file}:{line}; rename or remove one",
+                    first.value.kind()
+                )),
+            );
             return;
         }
-        self.names.insert(ident.name.clone(), Named { value: decl, pack, span: ident.span });
+        self.names.insert(
+            ident.name.clone(),
+            Named {
+                value: decl,
+                pack,
+                span: ident.span,
+            },
+        );
     }
 
     fn declare_rules(&mut self, pack: PackId, items: &[Item]) {
@@ -234,19 +335,42 @@ impl<'s> Checker<'s> {
             let Item::Rule(rule) = item else { continue };
             if let Some(first) = self.rule_names.get(&rule.name.name) {
                 let (line, _) = self.sources.line_col(first.span.source, first.span.start);
-                let file = self.sources.get(first.span.source).map(|s| s.name.clone()).unwrap_or_default();
-                self.error(Diagnostic::error("E011", rule.name.span, format!("rule `{}` is declared twice", rule.name.name))
-                    .with_help(format!("the first is at {file}:{line}; rule names are unique across loaded packs")));
+                let file = self
+                    .sources
+                    .get(first.span.source)
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default();
+                self.error(
+                    Diagnostic::error(
+                        "E011",
+                        rule.name.span,
+                        format!("rule `{}` is declared twice", rule.name.name),
+                    )
+                    .with_help(format!(
+                        "the first is at {file}:{line}; rule names are unique across loaded packs"
+                    )),
+                );
                 continue;
             }
             let id = self.rule_names.len();
-            self.rule_names.insert(rule.name.name.clone(), Named { value: id, pack, span: rule.name.span });
+            self.rule_names.insert(
+                rule.name.name.clone(),
+                Named {
+                    value: id,
+                    pack,
+                    span: rule.name.span,
+                },
+            );
         }
     }
 
     fn hash_packs(&mut self) {
         let sources = self.sources;
-        let text = |pack: PackId| sources.get(self.source_of_pack[pack]).map_or("", |s| s.text.as_str());
+        let text = |pack: PackId| {
+            sources
+                .get(self.source_of_pack[pack])
+                .map_or("", |s| s.text.as_str())
+        };
         for pack in 0..self.program.packs.len() {
             let mut hasher = Sha256::new();
             hasher.update(ENGINE_VERSION.as_bytes());
@@ -257,7 +381,8 @@ impl<'s> Checker<'s> {
                 hasher.update([0]);
             }
             let digest = hasher.finalize();
-            self.program.packs[pack].hash = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+            self.program.packs[pack].hash =
+                digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
         }
     }
 
@@ -290,12 +415,22 @@ pub(crate) fn cycles<N: Copy + Ord>(graph: &petgraph::graph::DiGraph<N, ()>) -> 
 }
 
 /// Walks a strongly connected component from its smallest node to give the cycle in order.
-fn order_cycle<N: Copy + Ord>(graph: &petgraph::graph::DiGraph<N, ()>, scc: &[petgraph::graph::NodeIndex]) -> Vec<N> {
-    let start = scc.iter().copied().min_by_key(|n| graph[*n]).unwrap_or(scc[0]);
+fn order_cycle<N: Copy + Ord>(
+    graph: &petgraph::graph::DiGraph<N, ()>,
+    scc: &[petgraph::graph::NodeIndex],
+) -> Vec<N> {
+    let start = scc
+        .iter()
+        .copied()
+        .min_by_key(|n| graph[*n])
+        .unwrap_or(scc[0]);
     let mut order = vec![start];
     let mut current = start;
     loop {
-        let next = graph.neighbors(current).filter(|n| scc.contains(n)).min_by_key(|n| graph[*n]);
+        let next = graph
+            .neighbors(current)
+            .filter(|n| scc.contains(n))
+            .min_by_key(|n| graph[*n]);
         match next {
             Some(n) if !order.contains(&n) => {
                 order.push(n);

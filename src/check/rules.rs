@@ -13,7 +13,10 @@ impl Checker<'_> {
     pub(super) fn define_rules(&mut self, pack: PackId, items: &[Item]) {
         for item in items {
             let Item::Rule(rule) = item else { continue };
-            let own = self.rule_names.get(&rule.name.name).is_some_and(|n| n.span == rule.name.span);
+            let own = self
+                .rule_names
+                .get(&rule.name.name)
+                .is_some_and(|n| n.span == rule.name.span);
             if let (Some(def), true) = (self.rule(pack, rule), own) {
                 self.program.rules.push(def);
             } else if own {
@@ -38,7 +41,10 @@ impl Checker<'_> {
         match field {
             RuleField::Severity(s) => def.severity = self.severity(s)?,
             RuleField::When(e) => def.when = self.expect_bool(pack, e, Place::Rule, "`when`")?,
-            RuleField::Unless(e) => def.unless.push(self.expect_bool(pack, e, Place::Rule, "`unless`")?),
+            RuleField::Unless(e) => {
+                def.unless
+                    .push(self.expect_bool(pack, e, Place::Rule, "`unless`")?)
+            }
             RuleField::Downgrade(s, e) => {
                 let severity = self.severity(s);
                 let cond = self.expect_bool(pack, e, Place::Rule, "`downgrade ... when`");
@@ -49,7 +55,10 @@ impl Checker<'_> {
             RuleField::Advise(s) => def.advise = Some(self.template(pack, s)?),
             RuleField::Cite(s) => {
                 if s.value.trim().is_empty() {
-                    self.error(Diagnostic::error("E040", s.span, "an empty citation").with_help("name the source and its version"));
+                    self.error(
+                        Diagnostic::error("E040", s.span, "an empty citation")
+                            .with_help("name the source and its version"),
+                    );
                     return None;
                 }
                 def.cite.push(s.value.clone());
@@ -57,7 +66,9 @@ impl Checker<'_> {
             RuleField::Supersedes(names) => {
                 for name in names {
                     match self.rule_names.get(&name.name).copied() {
-                        Some(target) if self.visible(pack, target.pack) => def.supersedes.push(target.value),
+                        Some(target) if self.visible(pack, target.pack) => {
+                            def.supersedes.push(target.value)
+                        }
                         Some(target) => {
                             let owner = self.program.packs[target.pack].name.clone();
                             self.error(Diagnostic::error("E010", name.span, format!("rule `{}` is in pack `{owner}`, which this pack does not use", name.name))
@@ -65,16 +76,29 @@ impl Checker<'_> {
                             return None;
                         }
                         None => {
-                            let mut known: Vec<&str> = self.rule_names.keys().map(String::as_str).collect();
+                            let mut known: Vec<&str> =
+                                self.rule_names.keys().map(String::as_str).collect();
                             known.sort_unstable();
-                            let help = crate::diagnostic::did_you_mean(&name.name, known).map_or("name a rule of this pack or of a pack it uses".to_string(), |s| format!("did you mean `{s}`?"));
-                            self.error(Diagnostic::error("E010", name.span, format!("unknown rule `{}`", name.name)).with_help(help));
+                            let help = crate::diagnostic::did_you_mean(&name.name, known).map_or(
+                                "name a rule of this pack or of a pack it uses".to_string(),
+                                |s| format!("did you mean `{s}`?"),
+                            );
+                            self.error(
+                                Diagnostic::error(
+                                    "E010",
+                                    name.span,
+                                    format!("unknown rule `{}`", name.name),
+                                )
+                                .with_help(help),
+                            );
                             return None;
                         }
                     }
                 }
             }
-            RuleField::Override(reasons) => def.overrides.extend(reasons.iter().map(|r| r.value.clone())),
+            RuleField::Override(reasons) => def
+                .overrides
+                .extend(reasons.iter().map(|r| r.value.clone())),
         }
         Some(())
     }
@@ -82,23 +106,60 @@ impl Checker<'_> {
     fn severity(&mut self, s: &crate::syntax::ast::Ident) -> Option<Severity> {
         let severity = Severity::from_name(&s.name);
         if severity.is_none() {
-            let help = crate::diagnostic::did_you_mean(&s.name, ["contraindicated", "major", "moderate", "minor"])
-                .map_or("severities are contraindicated, major, moderate, minor".to_string(), |x| format!("did you mean `{x}`?"));
-            self.error(Diagnostic::error("E050", s.span, format!("unknown severity `{}`", s.name)).with_help(help));
+            let help = crate::diagnostic::did_you_mean(
+                &s.name,
+                ["contraindicated", "major", "moderate", "minor"],
+            )
+            .map_or(
+                "severities are contraindicated, major, moderate, minor".to_string(),
+                |x| format!("did you mean `{x}`?"),
+            );
+            self.error(
+                Diagnostic::error("E050", s.span, format!("unknown severity `{}`", s.name))
+                    .with_help(help),
+            );
         }
         severity
     }
 
     fn check_field_counts(&mut self, rule: &RuleDecl) {
-        for (keyword, required) in [("severity", true), ("when", true), ("summary", true), ("message", true), ("cite", true), ("advise", false)] {
-            let fields: Vec<&RuleField> = rule.fields.iter().filter(|f| f.keyword() == keyword).collect();
+        for (keyword, required) in [
+            ("severity", true),
+            ("when", true),
+            ("summary", true),
+            ("message", true),
+            ("cite", true),
+            ("advise", false),
+        ] {
+            let fields: Vec<&RuleField> = rule
+                .fields
+                .iter()
+                .filter(|f| f.keyword() == keyword)
+                .collect();
             if fields.is_empty() && required {
-                let help = if keyword == "cite" { "every clinical rule names its source".to_string() } else { format!("add a `{keyword}` line") };
-                self.error(Diagnostic::error("E040", rule.name.span, format!("rule `{}` has no `{keyword}`", rule.name.name)).with_help(help));
+                let help = if keyword == "cite" {
+                    "every clinical rule names its source".to_string()
+                } else {
+                    format!("add a `{keyword}` line")
+                };
+                self.error(
+                    Diagnostic::error(
+                        "E040",
+                        rule.name.span,
+                        format!("rule `{}` has no `{keyword}`", rule.name.name),
+                    )
+                    .with_help(help),
+                );
             }
             if fields.len() > 1 && keyword != "cite" {
-                self.error(Diagnostic::error("E041", field_span(fields[1]).unwrap_or(rule.name.span), format!("rule `{}` has more than one `{keyword}`", rule.name.name))
-                    .with_help("keep one"));
+                self.error(
+                    Diagnostic::error(
+                        "E041",
+                        field_span(fields[1]).unwrap_or(rule.name.span),
+                        format!("rule `{}` has more than one `{keyword}`", rule.name.name),
+                    )
+                    .with_help("keep one"),
+                );
             }
         }
     }
@@ -107,9 +168,27 @@ impl Checker<'_> {
         let mut ok = true;
         for (i, (to, _)) in def.downgrades.iter().enumerate() {
             if *to <= def.severity {
-                let span = rule.fields.iter().filter_map(|f| match f { RuleField::Downgrade(s, _) => Some(s.span), _ => None }).nth(i).unwrap_or(rule.name.span);
-                self.error(Diagnostic::error("E050", span, format!("a downgrade to `{}` is not lower than the rule's `{}`", to.name(), def.severity.name()))
-                    .with_help("downgrade to a lower severity"));
+                let span = rule
+                    .fields
+                    .iter()
+                    .filter_map(|f| match f {
+                        RuleField::Downgrade(s, _) => Some(s.span),
+                        _ => None,
+                    })
+                    .nth(i)
+                    .unwrap_or(rule.name.span);
+                self.error(
+                    Diagnostic::error(
+                        "E050",
+                        span,
+                        format!(
+                            "a downgrade to `{}` is not lower than the rule's `{}`",
+                            to.name(),
+                            def.severity.name()
+                        ),
+                    )
+                    .with_help("downgrade to a lower severity"),
+                );
                 ok = false;
             }
         }
@@ -124,7 +203,10 @@ impl Checker<'_> {
             return None;
         }
         if s.value.contains('{') {
-            self.error(Diagnostic::error("E043", s.span, "a summary is fixed text, without `{...}`").with_help("interpolate in `message` or `advise`"));
+            self.error(
+                Diagnostic::error("E043", s.span, "a summary is fixed text, without `{...}`")
+                    .with_help("interpolate in `message` or `advise`"),
+            );
             return None;
         }
         Some(s.value.clone())
@@ -132,7 +214,10 @@ impl Checker<'_> {
 
     fn template(&mut self, pack: PackId, s: &Str) -> Option<Template> {
         let sources = self.sources;
-        let raw = sources.get(s.span.source).and_then(|src| src.text.get(s.span.start as usize + 1..(s.span.end as usize).saturating_sub(1)))?;
+        let raw = sources.get(s.span.source).and_then(|src| {
+            src.text
+                .get(s.span.start as usize + 1..(s.span.end as usize).saturating_sub(1))
+        })?;
         let base = s.span.start as usize + 1;
         let mut pieces = Vec::new();
         let mut text = String::new();
@@ -147,22 +232,29 @@ impl Checker<'_> {
                 }
                 '{' => {
                     let Some(close) = raw[i..].find('}') else {
-                        self.error(Diagnostic::error("E043", Span::new(s.span.source, base + i, base + i + 1), "a `{` without its `}`")
-                            .with_help("close the hole, or write `\\{` for a literal brace"));
+                        self.error(
+                            Diagnostic::error(
+                                "E043",
+                                Span::new(s.span.source, base + i, base + i + 1),
+                                "a `{` without its `}`",
+                            )
+                            .with_help("close the hole, or write `\\{` for a literal brace"),
+                        );
                         return None;
                     };
                     let hole = &raw[i + 1..i + close];
                     let span = Span::new(s.span.source, base + i + 1, base + i + close);
                     match crate::syntax::parse_hole(hole, span) {
                         Ok(e) => match self.expr(pack, &e, Place::Template) {
-                            Some(t) if t.ty != Type::Bool || true => {
+                            Some(t) => {
                                 pieces.push(Piece::Text(std::mem::take(&mut text)));
                                 pieces.push(Piece::Hole(t));
                             }
                             _ => ok = false,
                         },
                         Err(d) => {
-                            self.error(Diagnostic { code: "E043", ..d });
+                            let code = if d.code == "E001" { "E043" } else { d.code };
+                            self.error(Diagnostic { code, ..d });
                             ok = false;
                         }
                     }
@@ -180,14 +272,19 @@ impl Checker<'_> {
 
     pub(super) fn check_supersession_cycles(&mut self) {
         let mut graph = petgraph::graph::DiGraph::<RuleId, ()>::new();
-        let nodes: Vec<_> = (0..self.program.rules.len()).map(|r| graph.add_node(r)).collect();
+        let nodes: Vec<_> = (0..self.program.rules.len())
+            .map(|r| graph.add_node(r))
+            .collect();
         for (id, rule) in self.program.rules.iter().enumerate() {
             for &target in &rule.supersedes {
                 graph.add_edge(nodes[id], nodes[target], ());
             }
         }
         for cycle in cycles(&graph) {
-            let names: Vec<String> = cycle.iter().map(|&r| self.program.rules[r].name.clone()).collect();
+            let names: Vec<String> = cycle
+                .iter()
+                .map(|&r| self.program.rules[r].name.clone())
+                .collect();
             let span = self.program.rules[cycle[0]].span;
             self.error(Diagnostic::error("E031", span, format!("rules supersede each other in a cycle: {}", spell_cycle(&names)))
                 .with_help("one clinical problem has one deciding rule: keep `supersedes` in one direction"));
@@ -199,7 +296,10 @@ fn field_span(field: &RuleField) -> Option<Span> {
     match field {
         RuleField::Severity(i) | RuleField::Downgrade(i, _) => Some(i.span),
         RuleField::When(e) | RuleField::Unless(e) => Some(e.span),
-        RuleField::Summary(s) | RuleField::Message(s) | RuleField::Advise(s) | RuleField::Cite(s) => Some(s.span),
+        RuleField::Summary(s)
+        | RuleField::Message(s)
+        | RuleField::Advise(s)
+        | RuleField::Cite(s) => Some(s.span),
         RuleField::Supersedes(v) => v.first().map(|i| i.span),
         RuleField::Override(v) => v.first().map(|s| s.span),
     }
@@ -211,7 +311,11 @@ fn placeholder(pack: PackId, rule: &RuleDecl) -> RuleDef {
         name: rule.name.name.clone(),
         pack,
         severity: Severity::Minor,
-        when: TExpr { kind: TKind::Bool(false), ty: Type::Bool, span: rule.span },
+        when: TExpr {
+            kind: TKind::Bool(false),
+            ty: Type::Bool,
+            span: rule.span,
+        },
         unless: Vec::new(),
         downgrades: Vec::new(),
         summary: String::new(),

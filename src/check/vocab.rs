@@ -11,20 +11,36 @@ impl Checker<'_> {
     pub(super) fn declare_vocabulary(&mut self, pack: PackId, items: &[Item]) {
         for item in items {
             let (ident, decl) = match item {
-                Item::Drug(d) => (&d.name, Decl::Drug(self.push_drug(d.name.clone(), d.name.span))),
+                Item::Drug(d) => (
+                    &d.name,
+                    Decl::Drug(self.push_drug(d.name.clone(), d.name.span)),
+                ),
                 Item::Class(c) => {
                     let id = self.program.classes.len();
-                    self.program.classes.push(ClassDef { name: c.name.name.clone(), members: Vec::new(), span: c.name.span });
+                    self.program.classes.push(ClassDef {
+                        name: c.name.name.clone(),
+                        members: Vec::new(),
+                        span: c.name.span,
+                    });
                     (&c.name, Decl::Class(id))
                 }
                 Item::Condition(c) => {
                     let id = self.program.conditions.len();
-                    self.program.conditions.push(ConditionDef { name: c.name.name.clone(), icd10: Vec::new(), snomed: Vec::new() });
+                    self.program.conditions.push(ConditionDef {
+                        name: c.name.name.clone(),
+                        icd10: Vec::new(),
+                        snomed: Vec::new(),
+                    });
                     (&c.name, Decl::Condition(id))
                 }
                 Item::Lab(l) => {
                     let id = self.program.labs.len();
-                    self.program.labs.push(LabDef { name: l.name.name.clone(), loinc: Vec::new(), dimension: Dimension::Clearance, window_days: 0 });
+                    self.program.labs.push(LabDef {
+                        name: l.name.name.clone(),
+                        loinc: Vec::new(),
+                        dimension: Dimension::Clearance,
+                        window_days: 0,
+                    });
                     (&l.name, Decl::Lab(id))
                 }
                 Item::Rule(_) => continue,
@@ -36,32 +52,55 @@ impl Checker<'_> {
     fn push_drug(&mut self, name: Ident, span: crate::diagnostic::Span) -> DrugId {
         let id = self.program.drugs.len();
         let written = name.name.replace('_', " ");
-        self.program.drugs.push(DrugDef { name: name.name, rxnorm: Vec::new(), atc: Vec::new(), names: vec![(written, None)], span });
+        self.program.drugs.push(DrugDef {
+            name: name.name,
+            rxnorm: Vec::new(),
+            atc: Vec::new(),
+            names: vec![(written, None)],
+            span,
+        });
         id
     }
 
     /// The id a declaration got, when it was not a duplicate.
     fn own_decl(&self, ident: &Ident) -> Option<Decl> {
-        self.names.get(&ident.name).filter(|n| n.span == ident.span).map(|n| n.value)
+        self.names
+            .get(&ident.name)
+            .filter(|n| n.span == ident.span)
+            .map(|n| n.value)
     }
 
     pub(super) fn define_vocabulary(&mut self, _pack: PackId, items: &[Item]) {
         for item in items {
             match item {
                 Item::Drug(d) => {
-                    let Some(Decl::Drug(id)) = self.own_decl(&d.name) else { continue };
+                    let Some(Decl::Drug(id)) = self.own_decl(&d.name) else {
+                        continue;
+                    };
                     self.define_drug(id, &d.codes, &d.brands);
                 }
                 Item::Condition(c) => {
-                    let Some(Decl::Condition(id)) = self.own_decl(&c.name) else { continue };
+                    let Some(Decl::Condition(id)) = self.own_decl(&c.name) else {
+                        continue;
+                    };
                     for list in &c.codes {
                         match list.field.name.as_str() {
                             "icd10" => {
-                                let codes = self.codes(list, valid_icd10, "ICD-10-CM codes look like `G40` or `G40.909`");
-                                self.program.conditions[id].icd10.extend(codes.into_iter().map(|c| c.replace('.', "")));
+                                let codes = self.codes(
+                                    list,
+                                    valid_icd10,
+                                    "ICD-10-CM codes look like `G40` or `G40.909`",
+                                );
+                                self.program.conditions[id]
+                                    .icd10
+                                    .extend(codes.into_iter().map(|c| c.replace('.', "")));
                             }
                             "snomed" => {
-                                let codes = self.codes(list, |c| c.bytes().all(|b| b.is_ascii_digit()) && !c.is_empty(), "SNOMED CT ids are digits");
+                                let codes = self.codes(
+                                    list,
+                                    |c| c.bytes().all(|b| b.is_ascii_digit()) && !c.is_empty(),
+                                    "SNOMED CT ids are digits",
+                                );
                                 self.program.conditions[id].snomed.extend(codes);
                             }
                             _ => self.bad_field(&list.field, "a condition", "icd10, snomed"),
@@ -69,7 +108,9 @@ impl Checker<'_> {
                     }
                 }
                 Item::Lab(l) => {
-                    let Some(Decl::Lab(id)) = self.own_decl(&l.name) else { continue };
+                    let Some(Decl::Lab(id)) = self.own_decl(&l.name) else {
+                        continue;
+                    };
                     self.define_lab(id, l);
                 }
                 _ => {}
@@ -77,19 +118,36 @@ impl Checker<'_> {
         }
     }
 
-    fn define_drug(&mut self, id: DrugId, codes: &[CodeList], brands: &[crate::syntax::ast::BrandList]) {
+    fn define_drug(
+        &mut self,
+        id: DrugId,
+        codes: &[CodeList],
+        brands: &[crate::syntax::ast::BrandList],
+    ) {
         for list in codes {
             match list.field.name.as_str() {
                 "rxnorm" => {
-                    let codes = self.codes(list, |c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_digit()), "RxNorm codes (RxCUI) are digits");
+                    let codes = self.codes(
+                        list,
+                        |c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_digit()),
+                        "RxNorm codes (RxCUI) are digits",
+                    );
                     self.program.drugs[id].rxnorm.extend(codes);
                 }
                 "atc" => {
-                    let codes = self.codes(list, |c| valid_atc(c) && c.len() == 7, "a drug's ATC code has 7 characters, such as `M03BX01`");
+                    let codes = self.codes(
+                        list,
+                        |c| valid_atc(c) && c.len() == 7,
+                        "a drug's ATC code has 7 characters, such as `M03BX01`",
+                    );
                     self.program.drugs[id].atc.extend(codes);
                 }
                 "synonym" => {
-                    let names: Vec<(String, Option<Route>)> = list.values.iter().map(|s| (s.value.to_lowercase(), None)).collect();
+                    let names: Vec<(String, Option<Route>)> = list
+                        .values
+                        .iter()
+                        .map(|s| (s.value.to_lowercase(), None))
+                        .collect();
                     self.program.drugs[id].names.extend(names);
                 }
                 _ => self.bad_field(&list.field, "a drug", "rxnorm, atc, brand, synonym"),
@@ -97,7 +155,11 @@ impl Checker<'_> {
         }
         for brand in brands {
             let route = brand.route.as_ref().and_then(|r| self.route_name(r));
-            let names: Vec<(String, Option<Route>)> = brand.names.iter().map(|s| (s.value.to_lowercase(), route)).collect();
+            let names: Vec<(String, Option<Route>)> = brand
+                .names
+                .iter()
+                .map(|s| (s.value.to_lowercase(), route))
+                .collect();
             self.program.drugs[id].names.extend(names);
         }
     }
@@ -108,9 +170,23 @@ impl Checker<'_> {
             let names = ROUTES.iter().map(|r| r.name());
             let help = match did_you_mean(&ident.name, names) {
                 Some(s) => format!("did you mean `{s}`?"),
-                None => format!("routes are: {}", ROUTES.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ")),
+                None => format!(
+                    "routes are: {}",
+                    ROUTES
+                        .iter()
+                        .map(|r| r.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             };
-            self.error(Diagnostic::error("E050", ident.span, format!("unknown route `{}`", ident.name)).with_help(help));
+            self.error(
+                Diagnostic::error(
+                    "E050",
+                    ident.span,
+                    format!("unknown route `{}`", ident.name),
+                )
+                .with_help(help),
+            );
         }
         route
     }
@@ -129,8 +205,14 @@ impl Checker<'_> {
                 Some(u) => self.program.labs[id].dimension = u.dimension,
                 None => self.unknown_unit(unit),
             },
-            None => self.error(Diagnostic::error("E040", lab.name.span, format!("lab `{}` has no `unit`", lab.name.name))
-                .with_help("add its canonical unit, such as `unit mL/min/1.73m2`")),
+            None => self.error(
+                Diagnostic::error(
+                    "E040",
+                    lab.name.span,
+                    format!("lab `{}` has no `unit`", lab.name.name),
+                )
+                .with_help("add its canonical unit, such as `unit mL/min/1.73m2`"),
+            ),
         }
         match &lab.within {
             Some(within) => {
@@ -138,20 +220,43 @@ impl Checker<'_> {
                     self.program.labs[id].window_days = days;
                 }
             }
-            None => self.error(Diagnostic::error("E040", lab.name.span, format!("lab `{}` has no look-back window", lab.name.name))
-                .with_help("add `within 365 days`: results older than the window are not read")),
+            None => self.error(
+                Diagnostic::error(
+                    "E040",
+                    lab.name.span,
+                    format!("lab `{}` has no look-back window", lab.name.name),
+                )
+                .with_help("add `within 365 days`: results older than the window are not read"),
+            ),
         }
     }
 
     pub(super) fn unknown_unit(&mut self, unit: &Ident) {
-        let starting: Vec<&str> = units::UNITS.iter().map(|u| u.token).filter(|t| t.starts_with(unit.name.as_str())).collect();
-        let help = match (starting.as_slice(), did_you_mean(&unit.name, units::UNITS.iter().map(|u| u.token))) {
+        let starting: Vec<&str> = units::UNITS
+            .iter()
+            .map(|u| u.token)
+            .filter(|t| t.starts_with(unit.name.as_str()))
+            .collect();
+        let help = match (
+            starting.as_slice(),
+            did_you_mean(&unit.name, units::UNITS.iter().map(|u| u.token)),
+        ) {
             ([one], _) => format!("did you mean `{one}`?"),
             ([_, ..], _) => format!("did you mean one of: {}?", starting.join(", ")),
             ([], Some(s)) => format!("did you mean `{s}`?"),
-            ([], None) => format!("units are: {}", units::UNITS.iter().map(|u| u.token).collect::<Vec<_>>().join(", ")),
+            ([], None) => format!(
+                "units are: {}",
+                units::UNITS
+                    .iter()
+                    .map(|u| u.token)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         };
-        self.error(Diagnostic::error("E022", unit.span, format!("unknown unit `{}`", unit.name)).with_help(help));
+        self.error(
+            Diagnostic::error("E022", unit.span, format!("unknown unit `{}`", unit.name))
+                .with_help(help),
+        );
     }
 
     fn codes(&mut self, list: &CodeList, valid: impl Fn(&str) -> bool, help: &str) -> Vec<String> {
@@ -167,11 +272,25 @@ impl Checker<'_> {
     }
 
     fn bad_code(&mut self, s: &Str, help: &str) {
-        self.error(Diagnostic::error("E051", s.span, format!("`{}` is not a valid code here", s.value)).with_help(help.to_string()));
+        self.error(
+            Diagnostic::error(
+                "E051",
+                s.span,
+                format!("`{}` is not a valid code here", s.value),
+            )
+            .with_help(help.to_string()),
+        );
     }
 
     fn bad_field(&mut self, field: &Ident, what: &str, fields: &str) {
-        self.error(Diagnostic::error("E050", field.span, format!("{what} has no field `{}`", field.name)).with_help(format!("its fields are: {fields}")));
+        self.error(
+            Diagnostic::error(
+                "E050",
+                field.span,
+                format!("{what} has no field `{}`", field.name),
+            )
+            .with_help(format!("its fields are: {fields}")),
+        );
     }
 
     pub(super) fn flatten_classes(&mut self, parsed: &[(SourceId, PackAst)]) {
@@ -196,24 +315,41 @@ impl Checker<'_> {
         for (id, e) in exprs.iter().enumerate() {
             let Some((pack, expr)) = e else { continue };
             for name in class_names(expr) {
-                match self.lookup(*pack, name, "a drug or class", |d| matches!(d, Decl::Drug(_) | Decl::Class(_))) {
+                match self.lookup(*pack, name, "a drug or class", |d| {
+                    matches!(d, Decl::Drug(_) | Decl::Class(_))
+                }) {
                     Some(Decl::Class(dep)) => {
                         graph.add_edge(nodes[id], nodes[dep], ());
                     }
                     Some(Decl::Drug(_)) | None => {}
-                    Some(other) => self.error(Diagnostic::error("E013", name.span, format!("`{}` is {}, not a drug or class", name.name, other.kind()))
-                        .with_help("a class is built from drugs, ATC prefixes and other classes")),
+                    Some(other) => self.error(
+                        Diagnostic::error(
+                            "E013",
+                            name.span,
+                            format!("`{}` is {}, not a drug or class", name.name, other.kind()),
+                        )
+                        .with_help("a class is built from drugs, ATC prefixes and other classes"),
+                    ),
                 }
             }
         }
         let cyclic = cycles(&graph);
         let mut in_cycle = vec![false; exprs.len()];
         for cycle in &cyclic {
-            let names: Vec<String> = cycle.iter().map(|&c| self.program.classes[c].name.clone()).collect();
+            let names: Vec<String> = cycle
+                .iter()
+                .map(|&c| self.program.classes[c].name.clone())
+                .collect();
             let span = self.program.classes[cycle[0]].span;
-            self.error(Diagnostic::error("E030", span, format!("class defined through itself: {}", spell_cycle(&names)))
+            self.error(
+                Diagnostic::error(
+                    "E030",
+                    span,
+                    format!("class defined through itself: {}", spell_cycle(&names)),
+                )
                 .with_label("this class")
-                .with_help("a class cannot contain itself; break the cycle"));
+                .with_help("a class cannot contain itself; break the cycle"),
+            );
             cycle.iter().for_each(|&c| in_cycle[c] = true);
         }
         let order = petgraph::algo::toposort(&graph, None).unwrap_or_default();
@@ -237,15 +373,27 @@ impl Checker<'_> {
             },
             ClassExpr::Atc(prefix) => {
                 if !valid_atc(&prefix.value) {
-                    self.bad_code(prefix, "ATC prefixes are upper case, such as `N02A` or `N05BA`");
+                    self.bad_code(
+                        prefix,
+                        "ATC prefixes are upper case, such as `N02A` or `N05BA`",
+                    );
                     return Vec::new();
                 }
-                self.program.drugs.iter().enumerate().filter(|(_, d)| d.atc.iter().any(|a| a.starts_with(&prefix.value))).map(|(i, _)| i).collect()
+                self.program
+                    .drugs
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, d)| d.atc.iter().any(|a| a.starts_with(&prefix.value)))
+                    .map(|(i, _)| i)
+                    .collect()
             }
             ClassExpr::Union(terms) => terms.iter().flat_map(|t| self.members(pack, t)).collect(),
             ClassExpr::Except(base, removed) => {
                 let removed = self.members(pack, removed);
-                self.members(pack, base).into_iter().filter(|d| !removed.contains(d)).collect()
+                self.members(pack, base)
+                    .into_iter()
+                    .filter(|d| !removed.contains(d))
+                    .collect()
             }
         }
     }
@@ -264,19 +412,36 @@ fn class_names(expr: &ClassExpr) -> Vec<&Ident> {
 /// `N02A`, `N02AB`, `N02AB03`).
 fn valid_atc(code: &str) -> bool {
     let b = code.as_bytes();
-    let shape = [u8::is_ascii_uppercase, u8::is_ascii_digit, u8::is_ascii_digit, u8::is_ascii_uppercase, u8::is_ascii_uppercase, u8::is_ascii_digit, u8::is_ascii_digit];
+    let shape = [
+        u8::is_ascii_uppercase,
+        u8::is_ascii_digit,
+        u8::is_ascii_digit,
+        u8::is_ascii_uppercase,
+        u8::is_ascii_uppercase,
+        u8::is_ascii_digit,
+        u8::is_ascii_digit,
+    ];
     matches!(b.len(), 1 | 3 | 4 | 5 | 7) && b.iter().zip(shape).all(|(c, f)| f(c))
 }
 
 fn valid_icd10(code: &str) -> bool {
     let b = code.as_bytes();
-    b.len() >= 3 && b[0].is_ascii_uppercase() && b[1].is_ascii_digit() && b.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'.')
+    b.len() >= 3
+        && b[0].is_ascii_uppercase()
+        && b[1].is_ascii_digit()
+        && b.iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'.')
 }
 
 fn valid_loinc(code: &str) -> bool {
     let mut parts = code.split('-');
-    let (Some(num), Some(check), None) = (parts.next(), parts.next(), parts.next()) else { return false };
-    !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit()) && check.len() == 1 && check.bytes().all(|b| b.is_ascii_digit())
+    let (Some(num), Some(check), None) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    !num.is_empty()
+        && num.bytes().all(|b| b.is_ascii_digit())
+        && check.len() == 1
+        && check.bytes().all(|b| b.is_ascii_digit())
 }
 
 #[cfg(test)]

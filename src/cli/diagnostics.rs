@@ -38,7 +38,10 @@ impl miette::Diagnostic for Report<'_> {
     }
 
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        self.diagnostic.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.diagnostic
+            .help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
@@ -48,24 +51,40 @@ impl miette::Diagnostic for Report<'_> {
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let span = self.diagnostic.span;
         let len = (span.end.saturating_sub(span.start)).max(1) as usize;
-        let label = LabeledSpan::new_with_span(Some(self.diagnostic.label.clone().unwrap_or_else(|| "here".into())), SourceSpan::new((span.start as usize).into(), len));
+        let label = LabeledSpan::new_with_span(
+            Some(
+                self.diagnostic
+                    .label
+                    .clone()
+                    .unwrap_or_else(|| "here".into()),
+            ),
+            SourceSpan::new((span.start as usize).into(), len),
+        );
         Some(Box::new(std::iter::once(label)))
     }
 }
 
 /// Renders every diagnostic to standard error.
 pub fn print(diagnostics: &Diagnostics) {
-    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let color = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     eprint!("{}", render(diagnostics, color));
 }
 
 /// Every diagnostic rendered; `color` picks the theme.
 pub fn render(diagnostics: &Diagnostics, color: bool) -> String {
-    let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
     let mut out = String::new();
     for d in &diagnostics.items {
-        let report = Report { diagnostic: d, source: named(&diagnostics.sources, d) };
+        let report = Report {
+            diagnostic: d,
+            source: named(&diagnostics.sources, d),
+        };
         if handler.render_report(&mut out, &report).is_err() {
             out.push_str(&d.render_plain(&diagnostics.sources));
         }
@@ -75,6 +94,10 @@ pub fn render(diagnostics: &Diagnostics, color: bool) -> String {
 }
 
 fn named(sources: &SourceMap, d: &Diagnostic) -> NamedSource<String> {
-    let (name, text) = sources.get(d.span.source).map_or((String::new(), String::new()), |s| (s.name.clone(), s.text.clone()));
+    let (name, text) = sources
+        .get(d.span.source)
+        .map_or((String::new(), String::new()), |s| {
+            (s.name.clone(), s.text.clone())
+        });
     NamedSource::new(name, text).with_language("rxguard")
 }

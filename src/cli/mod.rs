@@ -18,7 +18,11 @@ const EXIT_FINDINGS: u8 = 1;
 const EXIT_ERROR: u8 = 2;
 
 #[derive(Parser)]
-#[command(name = "rxguard", version, about = "Medication-safety rules: check patients' medication lists against clinical rule packs")]
+#[command(
+    name = "rxguard",
+    version,
+    about = "Medication-safety rules: check patients' medication lists against clinical rule packs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -140,7 +144,8 @@ fn load(paths: &[PathBuf]) -> Result<Engine, String> {
     let compiled = if paths.is_empty() {
         Engine::bundled()
     } else {
-        let sources = engine::read_packs(paths).map_err(|e| format!("cannot read the rule packs: {e}"))?;
+        let sources =
+            engine::read_packs(paths).map_err(|e| format!("cannot read the rule packs: {e}"))?;
         Engine::from_sources(sources)
     };
     compiled.map_err(|d| {
@@ -151,7 +156,10 @@ fn load(paths: &[PathBuf]) -> Result<Engine, String> {
 
 fn lint(paths: &[PathBuf], format: LintFormat) -> Result<ExitCode, String> {
     let sources = if paths.is_empty() {
-        rxguard::bundled::PACKS.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect()
+        rxguard::bundled::PACKS
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect()
     } else {
         engine::read_packs(paths).map_err(|e| format!("cannot read the rule packs: {e}"))?
     };
@@ -198,10 +206,22 @@ fn generate(patients: u64, seed: u64) -> Result<ExitCode, String> {
 fn check(args: CheckArgs) -> Result<ExitCode, String> {
     let engine = load(&args.rules)?;
     let as_of = args.as_of.unwrap_or_else(Date::today);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build().map_err(|e| e.to_string())?;
-    let options = BatchOptions { as_of, chunk_size: usize::try_from(args.chunk_size).unwrap_or(usize::MAX), pool: Some(&pool) };
-    let color = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let files = if args.files.is_empty() { vec!["-".to_string()] } else { args.files.clone() };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.unwrap_or(0))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let options = BatchOptions {
+        as_of,
+        chunk_size: usize::try_from(args.chunk_size).unwrap_or(usize::MAX),
+        pool: Some(&pool),
+    };
+    let color =
+        io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let files = if args.files.is_empty() {
+        vec!["-".to_string()]
+    } else {
+        args.files.clone()
+    };
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut summary = Summary::default();
@@ -210,8 +230,15 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
     let render = move |o: &RecordOutcome| render_record(format, style, o);
     let write_err = |e: io::Error| format!("cannot write the report: {e}");
     match format {
-        Format::Text => write!(out, "{}", text::header(&engine, as_of, style)).map_err(write_err)?,
-        Format::Json => write!(out, "{{\"as_of\":\"{as_of}\",\"packs\":{},\"records\":[", serde_json::to_string(engine.packs()).unwrap_or_default()).map_err(write_err)?,
+        Format::Text => {
+            write!(out, "{}", text::header(&engine, as_of, style)).map_err(write_err)?
+        }
+        Format::Json => write!(
+            out,
+            "{{\"as_of\":\"{as_of}\",\"packs\":{},\"records\":[",
+            serde_json::to_string(engine.packs()).unwrap_or_default()
+        )
+        .map_err(write_err)?,
         Format::Ndjson => {}
     }
     let mut first = true;
@@ -219,14 +246,35 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
         let reader: Box<dyn BufRead> = if file == "-" {
             Box::new(io::BufReader::new(io::stdin()))
         } else {
-            Box::new(io::BufReader::with_capacity(1 << 16, std::fs::File::open(file).map_err(|e| format!("cannot read {file}: {e}"))?))
+            Box::new(io::BufReader::with_capacity(
+                1 << 16,
+                std::fs::File::open(file).map_err(|e| format!("cannot read {file}: {e}"))?,
+            ))
         };
-        let mut sink = JsonSeparator { inner: &mut out, json: format == Format::Json, first: &mut first };
-        batch::run(&engine, file, reader, options, &render, &mut sink, &mut summary).map_err(|e| format!("cannot read {file}: {e}"))?;
+        let mut sink = JsonSeparator {
+            inner: &mut out,
+            json: format == Format::Json,
+            first: &mut first,
+        };
+        batch::run(
+            &engine,
+            file,
+            reader,
+            options,
+            &render,
+            &mut sink,
+            &mut summary,
+        )
+        .map_err(|e| format!("cannot read {file}: {e}"))?;
     }
     match format {
         Format::Text => write!(out, "{}", text::summary(&summary, style)).map_err(write_err)?,
-        Format::Json => writeln!(out, "],\"summary\":{}}}", serde_json::to_string(&summary).unwrap_or_default()).map_err(write_err)?,
+        Format::Json => writeln!(
+            out,
+            "],\"summary\":{}}}",
+            serde_json::to_string(&summary).unwrap_or_default()
+        )
+        .map_err(write_err)?,
         Format::Ndjson => eprintln!("{}", serde_json::json!({ "summary": summary })),
     }
     out.flush().map_err(write_err)?;
@@ -248,8 +296,12 @@ fn render_record(format: Format, style: text::Style, o: &RecordOutcome) -> Strin
         Format::Text => text::record(o, style),
         Format::Json | Format::Ndjson => {
             let value = match &o.result {
-                Ok(report) => serde_json::json!({ "input": o.input, "line": o.line, "report": report }),
-                Err(e) => serde_json::json!({ "input": o.input, "line": o.line, "error": e.to_string() }),
+                Ok(report) => {
+                    serde_json::json!({ "input": o.input, "line": o.line, "report": report })
+                }
+                Err(e) => {
+                    serde_json::json!({ "input": o.input, "line": o.line, "error": e.to_string() })
+                }
             };
             let mut s = value.to_string();
             if format == Format::Ndjson {

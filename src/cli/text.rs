@@ -16,7 +16,11 @@ pub struct Style {
 
 impl Style {
     fn paint(self, code: &str, text: &str) -> String {
-        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
     }
 }
 
@@ -32,34 +36,67 @@ fn severity_label(s: Severity, style: Style) -> String {
 
 /// The opening lines: date and packs.
 pub fn header(engine: &Engine, as_of: Date, style: Style) -> String {
-    let packs: Vec<String> = engine.packs().iter().map(|p| format!("{} {}", p.name, p.version)).collect();
-    format!("{}\n\n", style.paint("1", &format!("rxguard check, as of {as_of}; packs: {}", packs.join(", "))))
+    let packs: Vec<String> = engine
+        .packs()
+        .iter()
+        .map(|p| format!("{} {}", p.name, p.version))
+        .collect();
+    format!(
+        "{}\n\n",
+        style.paint(
+            "1",
+            &format!("rxguard check, as of {as_of}; packs: {}", packs.join(", "))
+        )
+    )
 }
 
 /// One record.
 pub fn record(o: &RecordOutcome, style: Style) -> String {
     match &o.result {
         Ok(report) => patient(report, o, style),
-        Err(e) => format!("{} {}:{}: {e}\n\n", style.paint("1;31", "REJECTED"), o.input, o.line),
+        Err(e) => format!(
+            "{} {}:{}: {e}\n\n",
+            style.paint("1;31", "REJECTED"),
+            o.input,
+            o.line
+        ),
     }
 }
 
 fn patient(r: &PatientReport, o: &RecordOutcome, style: Style) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{}  ({}:{})", style.paint("1", &format!("Patient {}", r.patient)), o.input, o.line);
+    let _ = writeln!(
+        out,
+        "{}  ({}:{})",
+        style.paint("1", &format!("Patient {}", r.patient)),
+        o.input,
+        o.line
+    );
     if r.findings.is_empty() && r.data_gaps.is_empty() && r.unrecognized.is_empty() {
         let _ = writeln!(out, "  no findings");
     }
     let pad = " ".repeat(18);
     for f in &r.findings {
-        let downgraded = f.downgraded_from.map(|s| format!(" (lowered from {})", s.name())).unwrap_or_default();
-        let _ = writeln!(out, "  {}{}{downgraded}", severity_label(f.severity, style), f.summary);
+        let downgraded = f
+            .downgraded_from
+            .map(|s| format!(" (lowered from {})", s.name()))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {}{}{downgraded}",
+            severity_label(f.severity, style),
+            f.summary
+        );
         let _ = writeln!(out, "{pad}{}", f.message);
         if let Some(advice) = &f.advice {
             let _ = writeln!(out, "{pad}Advice: {advice}");
         }
         if !f.medications.is_empty() {
-            let meds: Vec<String> = f.medications.iter().map(|m| format!("{} {}", m.id, m.text)).collect();
+            let meds: Vec<String> = f
+                .medications
+                .iter()
+                .map(|m| format!("{} {}", m.id, m.text))
+                .collect();
             let _ = writeln!(out, "{pad}Medications: {}", meds.join("; "));
         }
         if !f.facts.is_empty() {
@@ -69,22 +106,54 @@ fn patient(r: &PatientReport, o: &RecordOutcome, style: Style) -> String {
         for e in &f.undecided_exceptions {
             let _ = writeln!(out, "{pad}Exception not decided: {e}");
         }
-        let _ = writeln!(out, "{pad}Rule: {} ({} {}, {})", f.rule, f.pack.name, f.pack.version, f.pack.hash);
+        let _ = writeln!(
+            out,
+            "{pad}Rule: {} ({} {}, {})",
+            f.rule, f.pack.name, f.pack.version, f.pack.hash
+        );
         let _ = writeln!(out, "{pad}Source: {}", f.cite.join("; "));
     }
     for g in &r.data_gaps {
-        let _ = writeln!(out, "  {}{} could not be decided: {}", style.paint("35", &format!("{:<16}", "DATA GAP")), g.rule, g.reasons.join("; "));
+        let _ = writeln!(
+            out,
+            "  {}{} could not be decided: {}",
+            style.paint("35", &format!("{:<16}", "DATA GAP")),
+            g.rule,
+            g.reasons.join("; ")
+        );
     }
     for u in &r.unrecognized {
-        let what = if u.identified.is_empty() { "not identified".to_string() } else { format!("identified as {} except: {}", u.identified.join(", "), u.words.join(" ")) };
-        let _ = writeln!(out, "  {}{} \"{}\": {what}", style.paint("35", &format!("{:<16}", "UNRECOGNIZED")), u.entry.id, u.entry.text);
+        let what = if u.identified.is_empty() {
+            "not identified".to_string()
+        } else {
+            format!(
+                "identified as {} except: {}",
+                u.identified.join(", "),
+                u.words.join(" ")
+            )
+        };
+        let _ = writeln!(
+            out,
+            "  {}{} \"{}\": {what}",
+            style.paint("35", &format!("{:<16}", "UNRECOGNIZED")),
+            u.entry.id,
+            u.entry.text
+        );
     }
     for n in &r.notes {
-        let entry = n.entry.as_ref().map(|e| format!("{} \"{}\": ", e.id, e.text)).unwrap_or_default();
-        let _ = writeln!(out, "  {}{entry}{}", format!("{:<16}", "NOTE"), n.problem);
+        let entry = n
+            .entry
+            .as_ref()
+            .map(|e| format!("{} \"{}\": ", e.id, e.text))
+            .unwrap_or_default();
+        let _ = writeln!(out, "  {:<16}{entry}{}", "NOTE", n.problem);
     }
     for s in &r.superseded {
-        let _ = writeln!(out, "  {}{} (superseded by {})", format!("{:<16}", "SUPERSEDED"), s.rule, s.by);
+        let _ = writeln!(
+            out,
+            "  {:<16}{} (superseded by {})",
+            "SUPERSEDED", s.rule, s.by
+        );
     }
     out.push('\n');
     out
@@ -93,7 +162,11 @@ fn patient(r: &PatientReport, o: &RecordOutcome, style: Style) -> String {
 fn fact(f: &Fact) -> String {
     let unit = f.unit.map(|u| format!(" {u}")).unwrap_or_default();
     let date = f.date.map(|d| format!(" on {d}")).unwrap_or_default();
-    let entries = if f.entries.is_empty() { String::new() } else { format!(" [{}]", f.entries.join(", ")) };
+    let entries = if f.entries.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", f.entries.join(", "))
+    };
     match f.fact {
         "condition" => format!("{} ({})", f.about, f.value),
         "stop" => format!("{} stopped{date}{entries}", f.about),
@@ -104,10 +177,20 @@ fn fact(f: &Fact) -> String {
 /// The closing summary.
 pub fn summary(s: &Summary, style: Style) -> String {
     let c = &s.findings;
-    let line1 = format!("Summary: {} records read = {} evaluated + {} rejected", s.records_read, s.evaluated, s.rejected);
+    let line1 = format!(
+        "Summary: {} records read = {} evaluated + {} rejected",
+        s.records_read, s.evaluated, s.rejected
+    );
     let line2 = format!(
         "{} findings ({} contraindicated, {} major, {} moderate, {} minor) in {} patients; {} data gaps; {} unrecognized medications",
-        s.total_findings(), c.contraindicated, c.major, c.moderate, c.minor, s.patients_with_findings, s.data_gaps, s.unrecognized
+        s.total_findings(),
+        c.contraindicated,
+        c.major,
+        c.moderate,
+        c.minor,
+        s.patients_with_findings,
+        s.data_gaps,
+        s.unrecognized
     );
     format!("{}\n{line2}\n", style.paint("1", &line1))
 }

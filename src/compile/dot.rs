@@ -7,20 +7,43 @@ use petgraph::Direction;
 use std::fmt::Write as _;
 
 pub(super) fn render(g: &RuleGraph) -> String {
-    let mut out = String::from("digraph rxguard {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n");
+    let mut out = String::from(
+        "digraph rxguard {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n",
+    );
     for idx in g.graph.node_indices() {
         let node = &g.graph[idx];
-        if matches!(node, GraphNode::Drug(_)) && g.graph.neighbors_directed(idx, Direction::Incoming).next().is_none() {
+        if matches!(node, GraphNode::Drug(_))
+            && g.graph
+                .neighbors_directed(idx, Direction::Incoming)
+                .next()
+                .is_none()
+        {
             continue;
         }
         let parents = g.graph.neighbors_directed(idx, Direction::Incoming).count();
         let (label, shape) = label(g, node);
-        let fill = if matches!(node, GraphNode::Expr(_)) && parents > 1 { ", style=filled, fillcolor=\"#ffe9a8\"" } else { "" };
-        let _ = writeln!(out, "  n{} [label=\"{}\", shape={shape}{fill}];", idx.index(), escape(&label));
+        let fill = if matches!(node, GraphNode::Expr(_)) && parents > 1 {
+            ", style=filled, fillcolor=\"#ffe9a8\""
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "  n{} [label=\"{}\", shape={shape}{fill}];",
+            idx.index(),
+            escape(&label)
+        );
     }
     for edge in g.graph.edge_indices() {
         if let Some((a, b)) = g.graph.edge_endpoints(edge) {
-            let style = if matches!((&g.graph[a], &g.graph[b]), (GraphNode::Rule(_), GraphNode::Rule(_))) { " [style=dashed, label=\"superseded by\"]" } else { "" };
+            let style = if matches!(
+                (&g.graph[a], &g.graph[b]),
+                (GraphNode::Rule(_), GraphNode::Rule(_))
+            ) {
+                " [style=dashed, label=\"superseded by\"]"
+            } else {
+                ""
+            };
             let _ = writeln!(out, "  n{} -> n{}{style};", a.index(), b.index());
         }
     }
@@ -39,7 +62,10 @@ fn label(g: &RuleGraph, node: &GraphNode) -> (String, &'static str) {
         GraphNode::Class(c) => (format!("class {}", p.classes[c].name), "ellipse"),
         GraphNode::Condition(c) => (format!("condition {}", p.conditions[c].name), "ellipse"),
         GraphNode::Lab(l) => (format!("lab {}", p.labs[l].name), "ellipse"),
-        GraphNode::Rule(r) => (format!("rule {}\\n{}", p.rules[r].name, p.rules[r].severity.name()), "box"),
+        GraphNode::Rule(r) => (
+            format!("rule {}\\n{}", p.rules[r].name, p.rules[r].severity.name()),
+            "box",
+        ),
         GraphNode::Expr(n) => (describe(g, &g.nodes[n as usize]), "plaintext"),
     }
 }
@@ -64,9 +90,18 @@ pub fn describe(g: &RuleGraph, node: &Node) -> String {
         Node::Has(c) => format!("has({})", p.conditions[c].name),
         Node::Had(c) => format!("had({})", p.conditions[c].name),
         Node::Lab(l, w) => format!("lab({}, within: {w} days)", p.labs[l].name),
-        Node::DailyDose(d, r, on) => format!("daily_dose({}, route: {}{})", p.drugs[d].name, r.name(), if on.is_some() { ", on: ..." } else { "" }),
+        Node::DailyDose(d, r, on) => format!(
+            "daily_dose({}, route: {}{})",
+            p.drugs[d].name,
+            r.name(),
+            if on.is_some() { ", on: ..." } else { "" }
+        ),
         Node::RouteIs(d, r) => format!("route({}) == {}", p.drugs[d].name, r.name()),
-        Node::Stopped(d, r, w) => format!("stopped({}, route: {}, within: {w} days)", p.drugs[d].name, r.name()),
+        Node::Stopped(d, r, w) => format!(
+            "stopped({}, route: {}, within: {w} days)",
+            p.drugs[d].name,
+            r.name()
+        ),
         Node::Tapered(d, r) => format!("tapered({}, route: {})", p.drugs[d].name, r.name()),
         Node::Not(_) => "not".into(),
         Node::And(..) => "and".into(),

@@ -76,7 +76,11 @@ impl Node {
     pub fn children(&self) -> impl Iterator<Item = NodeId> {
         let (a, b) = match *self {
             Node::Not(a) | Node::DailyDose(_, _, Some(a)) => (Some(a), None),
-            Node::And(a, b) | Node::Or(a, b) | Node::Cmp(_, a, b) | Node::Add(a, b) | Node::Sub(a, b) => (Some(a), Some(b)),
+            Node::And(a, b)
+            | Node::Or(a, b)
+            | Node::Cmp(_, a, b)
+            | Node::Add(a, b)
+            | Node::Sub(a, b) => (Some(a), Some(b)),
             _ => (None, None),
         };
         a.into_iter().chain(b)
@@ -149,8 +153,16 @@ struct Builder {
 
 fn reads_medications(nodes: &[Node], n: NodeId) -> bool {
     let node = &nodes[n as usize];
-    matches!(node, Node::Taking(_) | Node::New(_) | Node::Count(_) | Node::DailyDose(..) | Node::RouteIs(..) | Node::Stopped(..) | Node::Tapered(..))
-        || node.children().any(|c| reads_medications(nodes, c))
+    matches!(
+        node,
+        Node::Taking(_)
+            | Node::New(_)
+            | Node::Count(_)
+            | Node::DailyDose(..)
+            | Node::RouteIs(..)
+            | Node::Stopped(..)
+            | Node::Tapered(..)
+    ) || node.children().any(|c| reads_medications(nodes, c))
 }
 
 impl Builder {
@@ -177,7 +189,9 @@ impl Builder {
             TKind::Has(c) => Node::Has(*c),
             TKind::Had(c) => Node::Had(*c),
             TKind::Lab(l, w) => Node::Lab(*l, *w),
-            TKind::DailyDose(d, r, on) => Node::DailyDose(*d, *r, on.as_ref().map(|on| self.expr(on))),
+            TKind::DailyDose(d, r, on) => {
+                Node::DailyDose(*d, *r, on.as_ref().map(|on| self.expr(on)))
+            }
             TKind::RouteIs(d, r) => Node::RouteIs(*d, *r),
             TKind::Stopped(d, r, w) => Node::Stopped(*d, *r, *w),
             TKind::Tapered(d, r) => Node::Tapered(*d, *r),
@@ -204,14 +218,26 @@ impl Builder {
     fn rule(&mut self, rule: &RuleDef) -> CompiledRule {
         let when = self.expr(&rule.when);
         let unless = rule.unless.iter().map(|e| self.expr(e)).collect();
-        let downgrades = rule.downgrades.iter().map(|(s, e)| (*s, self.expr(e))).collect();
+        let downgrades = rule
+            .downgrades
+            .iter()
+            .map(|(s, e)| (*s, self.expr(e)))
+            .collect();
         let mut holes = Vec::new();
         self.template(&rule.message, &mut holes);
         if let Some(advise) = &rule.advise {
             self.template(advise, &mut holes);
         }
         let reads_medications = reads_medications(&self.nodes, when);
-        CompiledRule { when, unless, downgrades, superseded_by: Vec::new(), holes, rank: 0, reads_medications }
+        CompiledRule {
+            when,
+            unless,
+            downgrades,
+            superseded_by: Vec::new(),
+            holes,
+            rank: 0,
+            reads_medications,
+        }
     }
 }
 
@@ -219,7 +245,10 @@ impl RuleGraph {
     /// Compiles a checked program.
     pub fn compile(program: Program, sources: crate::diagnostic::SourceMap) -> RuleGraph {
         let vocabulary = Vocabulary::build(&program);
-        let mut builder = Builder { nodes: Vec::new(), interned: HashMap::new() };
+        let mut builder = Builder {
+            nodes: Vec::new(),
+            interned: HashMap::new(),
+        };
         let mut rules: Vec<CompiledRule> = program.rules.iter().map(|r| builder.rule(r)).collect();
         for (id, rule) in program.rules.iter().enumerate() {
             for &target in &rule.supersedes {
@@ -233,7 +262,17 @@ impl RuleGraph {
             rules[r].rank = u32::try_from(rank).unwrap_or(u32::MAX);
         }
         let (rules_by_bit, always) = trigger_index(&vocabulary, &nodes, &rules);
-        RuleGraph { program, vocabulary, nodes, rules, order, rules_by_bit, always, graph, sources }
+        RuleGraph {
+            program,
+            vocabulary,
+            nodes,
+            rules,
+            order,
+            rules_by_bit,
+            always,
+            graph,
+            sources,
+        }
     }
 
     /// The graph as Graphviz DOT.
@@ -242,10 +281,16 @@ impl RuleGraph {
     }
 }
 
-fn build_graph(program: &Program, nodes: &[Node], rules: &[CompiledRule]) -> DiGraph<GraphNode, ()> {
+fn build_graph(
+    program: &Program,
+    nodes: &[Node],
+    rules: &[CompiledRule],
+) -> DiGraph<GraphNode, ()> {
     let mut g = DiGraph::new();
     let mut index: HashMap<GraphNode, NodeIndex> = HashMap::new();
-    let mut add = |g: &mut DiGraph<GraphNode, ()>, n: GraphNode| *index.entry(n.clone()).or_insert_with(|| g.add_node(n));
+    let mut add = |g: &mut DiGraph<GraphNode, ()>, n: GraphNode| {
+        *index.entry(n.clone()).or_insert_with(|| g.add_node(n))
+    };
     for d in 0..program.drugs.len() {
         add(&mut g, GraphNode::Drug(d));
     }
@@ -268,7 +313,10 @@ fn build_graph(program: &Program, nodes: &[Node], rules: &[CompiledRule]) -> DiG
             Node::Taking(s) | Node::New(s) | Node::Count(s) | Node::Drugs(s) => Some(set_node(s)),
             Node::Has(c) | Node::Had(c) => Some(GraphNode::Condition(c)),
             Node::Lab(l, _) => Some(GraphNode::Lab(l)),
-            Node::DailyDose(d, ..) | Node::RouteIs(d, _) | Node::Stopped(d, ..) | Node::Tapered(d, _) => Some(GraphNode::Drug(d)),
+            Node::DailyDose(d, ..)
+            | Node::RouteIs(d, _)
+            | Node::Stopped(d, ..)
+            | Node::Tapered(d, _) => Some(GraphNode::Drug(d)),
             _ => None,
         };
         if let Some(t) = target {
@@ -278,7 +326,10 @@ fn build_graph(program: &Program, nodes: &[Node], rules: &[CompiledRule]) -> DiG
     }
     for (id, rule) in rules.iter().enumerate() {
         let from = add(&mut g, GraphNode::Rule(id));
-        let roots = std::iter::once(rule.when).chain(rule.unless.iter().copied()).chain(rule.downgrades.iter().map(|d| d.1)).chain(rule.holes.iter().copied());
+        let roots = std::iter::once(rule.when)
+            .chain(rule.unless.iter().copied())
+            .chain(rule.downgrades.iter().map(|d| d.1))
+            .chain(rule.holes.iter().copied());
         for root in roots {
             let to = add(&mut g, GraphNode::Expr(root));
             g.update_edge(from, to, ());
@@ -335,7 +386,13 @@ fn trigger(nodes: &[Node], vocab: &Vocabulary, node: NodeId) -> Option<Vec<usize
 }
 
 /// `count(x) >= k` (k >= 1), `count(x) > k` (k >= 0) and the same for `daily_dose` need `x`.
-fn cmp_trigger(nodes: &[Node], vocab: &Vocabulary, op: CmpOp, a: NodeId, b: NodeId) -> Option<Vec<usize>> {
+fn cmp_trigger(
+    nodes: &[Node],
+    vocab: &Vocabulary,
+    op: CmpOp,
+    a: NodeId,
+    b: NodeId,
+) -> Option<Vec<usize>> {
     let needs = |n: &Node| match *n {
         Node::Count(s) => Some(vocab.bit(s)),
         Node::DailyDose(d, ..) => Some(d),
@@ -345,7 +402,12 @@ fn cmp_trigger(nodes: &[Node], vocab: &Vocabulary, op: CmpOp, a: NodeId, b: Node
         Node::Number(bits) => Some(f64::from_bits(bits)),
         _ => None,
     };
-    let (subject, k, op) = match (needs(&nodes[a as usize]), number(&nodes[b as usize]), needs(&nodes[b as usize]), number(&nodes[a as usize])) {
+    let (subject, k, op) = match (
+        needs(&nodes[a as usize]),
+        number(&nodes[b as usize]),
+        needs(&nodes[b as usize]),
+        number(&nodes[a as usize]),
+    ) {
         (Some(s), Some(k), _, _) => (s, k, op),
         (_, _, Some(s), Some(k)) => (s, k, flip(op)),
         _ => return None,
@@ -368,7 +430,11 @@ fn flip(op: CmpOp) -> CmpOp {
     }
 }
 
-fn trigger_index(vocab: &Vocabulary, nodes: &[Node], rules: &[CompiledRule]) -> (Vec<Vec<RuleId>>, Vec<RuleId>) {
+fn trigger_index(
+    vocab: &Vocabulary,
+    nodes: &[Node],
+    rules: &[CompiledRule],
+) -> (Vec<Vec<RuleId>>, Vec<RuleId>) {
     let mut by_bit = vec![Vec::new(); vocab.set_bits()];
     let mut always = Vec::new();
     for (id, rule) in rules.iter().enumerate() {
@@ -388,26 +454,44 @@ mod tests {
     fn graph(src: &str) -> RuleGraph {
         let mut map = SourceMap::default();
         map.add("t.rules", src);
-        RuleGraph::compile(crate::check::check(&map).unwrap_or_else(|e| panic!("{e:?}")), map)
+        RuleGraph::compile(
+            crate::check::check(&map).unwrap_or_else(|e| panic!("{e:?}")),
+            map,
+        )
     }
 
     const VOCAB: &str = "pack t \"T\" version \"1\"\ndrug baclofen { atc \"M03BX01\" }\ndrug oxycodone { atc \"N02AA05\" }\nclass opioid = atc \"N02A\"\ncondition epilepsy { icd10 \"G40\" }\n";
 
     fn rule(name: &str, when: &str, extra: &str) -> String {
-        format!("rule {name} {{\n  severity major\n  when {when}\n  summary \"s\"\n  message \"m\"\n  cite \"c\"\n{extra}}}\n")
+        format!(
+            "rule {name} {{\n  severity major\n  when {when}\n  summary \"s\"\n  message \"m\"\n  cite \"c\"\n{extra}}}\n"
+        )
     }
 
     #[test]
     fn identical_sub_expressions_are_one_node() {
-        let src = format!("{VOCAB}{}{}", rule("a", "taking(baclofen) and taking(opioid)", ""), rule("b", "taking(opioid) and has(epilepsy)", ""));
+        let src = format!(
+            "{VOCAB}{}{}",
+            rule("a", "taking(baclofen) and taking(opioid)", ""),
+            rule("b", "taking(opioid) and has(epilepsy)", "")
+        );
         let g = graph(&src);
-        let taking_opioid = g.nodes.iter().filter(|n| matches!(n, Node::Taking(SetRef::Class(_)))).count();
+        let taking_opioid = g
+            .nodes
+            .iter()
+            .filter(|n| matches!(n, Node::Taking(SetRef::Class(_))))
+            .count();
         assert_eq!(taking_opioid, 1);
     }
 
     #[test]
     fn trigger_sets_follow_and_or_and_thresholds() {
-        let src = format!("{VOCAB}{}{}{}", rule("a", "taking(baclofen) and has(epilepsy)", ""), rule("b", "has(epilepsy) or taking(opioid)", ""), rule("c", "count(opioid) >= 1", ""));
+        let src = format!(
+            "{VOCAB}{}{}{}",
+            rule("a", "taking(baclofen) and has(epilepsy)", ""),
+            rule("b", "has(epilepsy) or taking(opioid)", ""),
+            rule("c", "count(opioid) >= 1", "")
+        );
         let g = graph(&src);
         assert_eq!(g.rules_by_bit[0], vec![0]);
         assert_eq!(g.always, vec![1]);
@@ -416,7 +500,15 @@ mod tests {
 
     #[test]
     fn a_superseding_rule_is_evaluated_first() {
-        let src = format!("{VOCAB}{}{}", rule("general", "taking(baclofen)", ""), rule("elderly", "taking(baclofen) and age >= 65", "  supersedes general\n"));
+        let src = format!(
+            "{VOCAB}{}{}",
+            rule("general", "taking(baclofen)", ""),
+            rule(
+                "elderly",
+                "taking(baclofen) and age >= 65",
+                "  supersedes general\n"
+            )
+        );
         let g = graph(&src);
         assert!(g.rules[1].rank < g.rules[0].rank);
         assert_eq!(g.rules[0].superseded_by, vec![1]);

@@ -26,11 +26,13 @@ impl Vocabulary {
     pub fn build(program: &Program) -> Vocabulary {
         let drugs = program.drugs.len();
         let classes = program.classes.len();
-        let mut drug_bits: Vec<Bits> = (0..drugs).map(|d| {
-            let mut b = Bits::with_len(drugs + classes);
-            b.set(d);
-            b
-        }).collect();
+        let mut drug_bits: Vec<Bits> = (0..drugs)
+            .map(|d| {
+                let mut b = Bits::with_len(drugs + classes);
+                b.set(d);
+                b
+            })
+            .collect();
         for (c, class) in program.classes.iter().enumerate() {
             for &d in &class.members {
                 drug_bits[d].set(drugs + c);
@@ -39,12 +41,18 @@ impl Vocabulary {
         let mut icd10: HashMap<String, Vec<ConditionId>> = HashMap::new();
         let mut snomed: HashMap<String, Vec<ConditionId>> = HashMap::new();
         for (id, c) in program.conditions.iter().enumerate() {
-            c.icd10.iter().for_each(|p| icd10.entry(p.clone()).or_default().push(id));
-            c.snomed.iter().for_each(|s| snomed.entry(s.clone()).or_default().push(id));
+            c.icd10
+                .iter()
+                .for_each(|p| icd10.entry(p.clone()).or_default().push(id));
+            c.snomed
+                .iter()
+                .for_each(|s| snomed.entry(s.clone()).or_default().push(id));
         }
         let mut loinc: HashMap<String, Vec<LabId>> = HashMap::new();
         for (id, l) in program.labs.iter().enumerate() {
-            l.loinc.iter().for_each(|code| loinc.entry(code.clone()).or_default().push(id));
+            l.loinc
+                .iter()
+                .for_each(|code| loinc.entry(code.clone()).or_default().push(id));
         }
         Vocabulary {
             index: MedIndex::build(program),
@@ -80,7 +88,12 @@ impl Vocabulary {
     /// Calls `f` with every condition a coded record matches (ICD-10-CM by prefix, SNOMED CT exactly).
     pub fn match_condition(&self, system: CodeSystem, code: &str, mut f: impl FnMut(ConditionId)) {
         match system {
-            CodeSystem::Snomed => self.snomed.get(code.trim()).into_iter().flatten().for_each(|&c| f(c)),
+            CodeSystem::Snomed => self
+                .snomed
+                .get(code.trim())
+                .into_iter()
+                .flatten()
+                .for_each(|&c| f(c)),
             CodeSystem::Icd10 => {
                 let mut buf = [0u8; 16];
                 let mut n = 0;
@@ -92,8 +105,14 @@ impl Vocabulary {
                     n += 1;
                 }
                 for len in 1..=n {
-                    let Ok(prefix) = std::str::from_utf8(&buf[..len]) else { return };
-                    self.icd10.get(prefix).into_iter().flatten().for_each(|&c| f(c));
+                    let Ok(prefix) = std::str::from_utf8(&buf[..len]) else {
+                        return;
+                    };
+                    self.icd10
+                        .get(prefix)
+                        .into_iter()
+                        .flatten()
+                        .for_each(|&c| f(c));
                 }
             }
         }

@@ -86,14 +86,22 @@ pub(crate) fn value(g: &RuleGraph, f: &PatientFacts, memo: &mut Memo, n: NodeId)
 fn compute(g: &RuleGraph, f: &PatientFacts, memo: &mut Memo, n: NodeId) -> Value {
     let node = &g.nodes[n as usize];
     match *node {
-        Node::Not(a) => Value::Bool(value(g, f, memo, a).tri().not()),
+        Node::Not(a) => Value::Bool(!value(g, f, memo, a).tri()),
         Node::And(a, b) => {
             let x = value(g, f, memo, a).tri();
-            if x == Tri::False { Value::Bool(Tri::False) } else { Value::Bool(x.and(value(g, f, memo, b).tri())) }
+            if x == Tri::False {
+                Value::Bool(Tri::False)
+            } else {
+                Value::Bool(x.and(value(g, f, memo, b).tri()))
+            }
         }
         Node::Or(a, b) => {
             let x = value(g, f, memo, a).tri();
-            if x == Tri::True { Value::Bool(Tri::True) } else { Value::Bool(x.or(value(g, f, memo, b).tri())) }
+            if x == Tri::True {
+                Value::Bool(Tri::True)
+            } else {
+                Value::Bool(x.or(value(g, f, memo, b).tri()))
+            }
         }
         Node::Cmp(op, a, b) => compare(op, value(g, f, memo, a), value(g, f, memo, b)),
         Node::Add(a, b) => arithmetic(value(g, f, memo, a), value(g, f, memo, b), true),
@@ -111,7 +119,10 @@ pub fn compare(op: crate::ir::CmpOp, a: Value, b: Value) -> Value {
     use crate::ir::CmpOp::*;
     let (a, b) = match (a, b) {
         (Value::Num(a), Value::Num(b)) => (a, b),
-        (Value::Date(a), Value::Date(b)) => (Interval::point(f64::from(a.days())), Interval::point(f64::from(b.days()))),
+        (Value::Date(a), Value::Date(b)) => (
+            Interval::point(f64::from(a.days())),
+            Interval::point(f64::from(b.days())),
+        ),
         _ => return Value::Bool(Tri::Unknown),
     };
     Value::Bool(match op {
@@ -120,14 +131,14 @@ pub fn compare(op: crate::ir::CmpOp, a: Value, b: Value) -> Value {
         Gt => b.lt(a),
         Ge => b.le(a),
         Eq => a.eq(b),
-        Ne => a.eq(b).not(),
+        Ne => !a.eq(b),
     })
 }
 
 /// `a + b` or `a - b`: numbers, or a date and a number of days.
 pub fn arithmetic(a: Value, b: Value, add: bool) -> Value {
     match (a, b) {
-        (Value::Num(a), Value::Num(b)) => Value::Num(if add { a.add(b) } else { a.sub(b) }),
+        (Value::Num(a), Value::Num(b)) => Value::Num(if add { a + b } else { a - b }),
         (Value::Date(d), Value::Num(n)) => match n.as_point() {
             Some(days) => Value::Date(d.add_days(if add { days as i64 } else { -(days as i64) })),
             None => Value::Unknown,
@@ -139,7 +150,13 @@ pub fn arithmetic(a: Value, b: Value, add: bool) -> Value {
 /// Evaluates every candidate rule for the patient whose facts are in `scratch.facts`.
 /// Outcomes land in `scratch.outcomes`; `scratch.evaluated` lists the candidates in order.
 pub fn evaluate(g: &RuleGraph, scratch: &mut Scratch) {
-    let Scratch { facts, memo, candidates, outcomes, evaluated } = scratch;
+    let Scratch {
+        facts,
+        memo,
+        candidates,
+        outcomes,
+        evaluated,
+    } = scratch;
     memo.start(g.nodes.len());
     outcomes.clear();
     outcomes.resize(g.rules.len(), Outcome::Skipped);
@@ -167,7 +184,13 @@ fn select_candidates(g: &RuleGraph, f: &PatientFacts, out: &mut Vec<RuleId>) {
     out.dedup();
 }
 
-fn decide(g: &RuleGraph, f: &PatientFacts, memo: &mut Memo, outcomes: &[Outcome], r: RuleId) -> Outcome {
+fn decide(
+    g: &RuleGraph,
+    f: &PatientFacts,
+    memo: &mut Memo,
+    outcomes: &[Outcome],
+    r: RuleId,
+) -> Outcome {
     let rule = &g.rules[r];
     let when = value(g, f, memo, rule.when).tri();
     if when == Tri::False {
@@ -178,7 +201,11 @@ fn decide(g: &RuleGraph, f: &PatientFacts, memo: &mut Memo, outcomes: &[Outcome]
             return Outcome::Suppressed(i);
         }
     }
-    if let Some(&by) = rule.superseded_by.iter().find(|&&by| matches!(outcomes[by], Outcome::Fired(_))) {
+    if let Some(&by) = rule
+        .superseded_by
+        .iter()
+        .find(|&&by| matches!(outcomes[by], Outcome::Fired(_)))
+    {
         return Outcome::Superseded(by);
     }
     if when == Tri::Unknown {
@@ -203,10 +230,16 @@ mod tests {
     #[test]
     fn comparisons_of_unknowns_are_unknown() {
         let n = |x| Value::Num(Interval::point(x));
-        assert_eq!(compare(CmpOp::Lt, Value::Unknown, n(60.0)), Value::Bool(Tri::Unknown));
+        assert_eq!(
+            compare(CmpOp::Lt, Value::Unknown, n(60.0)),
+            Value::Bool(Tri::Unknown)
+        );
         assert_eq!(compare(CmpOp::Lt, n(59.0), n(60.0)), Value::Bool(Tri::True));
         assert_eq!(compare(CmpOp::Ge, n(65.0), n(65.0)), Value::Bool(Tri::True));
-        assert_eq!(compare(CmpOp::Gt, n(80.0), n(80.0)), Value::Bool(Tri::False));
+        assert_eq!(
+            compare(CmpOp::Gt, n(80.0), n(80.0)),
+            Value::Bool(Tri::False)
+        );
         assert_eq!(compare(CmpOp::Ne, n(1.0), n(2.0)), Value::Bool(Tri::True));
     }
 
@@ -214,6 +247,9 @@ mod tests {
     fn dates_move_by_whole_days() {
         let d = crate::date::Date::parse("2026-11-01").unwrap();
         let three = Value::Num(Interval::point(3.0));
-        assert_eq!(arithmetic(Value::Date(d), three, false), Value::Date(d.add_days(-3)));
+        assert_eq!(
+            arithmetic(Value::Date(d), three, false),
+            Value::Date(d.add_days(-3))
+        );
     }
 }

@@ -31,7 +31,7 @@ pub fn eval(g: &RuleGraph, f: &PatientFacts, e: &TExpr) -> Value {
         TKind::Stopped(d, r, w) => leaf(Node::Stopped(*d, *r, *w)),
         TKind::Tapered(d, r) => leaf(Node::Tapered(*d, *r)),
         TKind::Drugs(_) => Value::Unknown,
-        TKind::Not(a) => Value::Bool(eval(g, f, a).tri().not()),
+        TKind::Not(a) => Value::Bool(!eval(g, f, a).tri()),
         TKind::And(a, b) => Value::Bool(eval(g, f, a).tri().and(eval(g, f, b).tri())),
         TKind::Or(a, b) => Value::Bool(eval(g, f, a).tri().or(eval(g, f, b).tri())),
         TKind::Cmp(op, a, b) => compare(*op, eval(g, f, a), eval(g, f, b)),
@@ -49,14 +49,27 @@ pub fn outcomes(g: &RuleGraph, f: &PatientFacts) -> Vec<Outcome> {
         let when = eval(g, f, &def.when).tri();
         out[r] = if when == Tri::False {
             Outcome::NotFired
-        } else if let Some(i) = def.unless.iter().position(|u| eval(g, f, u).tri() == Tri::True) {
+        } else if let Some(i) = def
+            .unless
+            .iter()
+            .position(|u| eval(g, f, u).tri() == Tri::True)
+        {
             Outcome::Suppressed(i)
-        } else if let Some(&by) = g.rules[r].superseded_by.iter().find(|&&by| matches!(out[by], Outcome::Fired(_))) {
+        } else if let Some(&by) = g.rules[r]
+            .superseded_by
+            .iter()
+            .find(|&&by| matches!(out[by], Outcome::Fired(_)))
+        {
             Outcome::Superseded(by)
         } else if when == Tri::Unknown {
             Outcome::DataGap
         } else {
-            let severity = def.downgrades.iter().filter(|(_, c)| eval(g, f, c).tri() == Tri::True).map(|(s, _)| *s).fold(def.severity, Ord::max);
+            let severity = def
+                .downgrades
+                .iter()
+                .filter(|(_, c)| eval(g, f, c).tri() == Tri::True)
+                .map(|(s, _)| *s)
+                .fold(def.severity, Ord::max);
             Outcome::Fired(severity)
         };
     }

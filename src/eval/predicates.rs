@@ -20,14 +20,24 @@ pub fn leaf(node: &Node, f: &PatientFacts, v: &Vocabulary, on: Option<Value>) ->
         Node::New(s) => meds(f, || Value::Bool(Tri::from_bool(f.new.get(v.bit(s))))),
         Node::Count(s) => meds(f, || {
             let bit = v.bit(s);
-            let n = f.taking_drugs.iter().filter(|&&d| v.drug_bits[d].get(bit)).count();
+            let n = f
+                .taking_drugs
+                .iter()
+                .filter(|&&d| v.drug_bits[d].get(bit))
+                .count();
             Value::Num(Interval::point(n as f64))
         }),
-        Node::Has(c) => known(f.conditions_provided, || Value::Bool(Tri::from_bool(f.has.get(c)))),
-        Node::Had(c) => known(f.conditions_provided, || Value::Bool(Tri::from_bool(f.had.get(c)))),
-        Node::Lab(l, window) => known(f.labs_provided, || match latest_lab(f, l, window).map(|l| l.value) {
-            Some(Ok(value)) => Value::Num(value),
-            _ => Value::Unknown,
+        Node::Has(c) => known(f.conditions_provided, || {
+            Value::Bool(Tri::from_bool(f.has.get(c)))
+        }),
+        Node::Had(c) => known(f.conditions_provided, || {
+            Value::Bool(Tri::from_bool(f.had.get(c)))
+        }),
+        Node::Lab(l, window) => known(f.labs_provided, || {
+            match latest_lab(f, l, window).map(|l| l.value) {
+                Some(Ok(value)) => Value::Num(value),
+                _ => Value::Unknown,
+            }
         }),
         Node::DailyDose(d, r, _) => {
             let date = match on {
@@ -35,12 +45,21 @@ pub fn leaf(node: &Node, f: &PatientFacts, v: &Vocabulary, on: Option<Value>) ->
                 Some(Value::Date(d)) => d,
                 Some(_) => return Value::Unknown,
             };
-            meds(f, || daily_dose(f, d, r, date).map_or(Value::Unknown, |mg| Value::Num(Interval::point(mg))))
+            meds(f, || {
+                daily_dose(f, d, r, date)
+                    .map_or(Value::Unknown, |mg| Value::Num(Interval::point(mg)))
+            })
         }
         Node::RouteIs(d, r) => meds(f, || Value::Bool(route_is(f, d, r))),
         Node::Stopped(d, r, window) => meds(f, || Value::Bool(stopped(f, d, r, window))),
         Node::Tapered(d, r) => meds(f, || Value::Bool(tapered(f, d, r))),
-        Node::Drugs(_) | Node::Not(_) | Node::And(..) | Node::Or(..) | Node::Cmp(..) | Node::Add(..) | Node::Sub(..) => Value::Unknown,
+        Node::Drugs(_)
+        | Node::Not(_)
+        | Node::And(..)
+        | Node::Or(..)
+        | Node::Cmp(..)
+        | Node::Add(..)
+        | Node::Sub(..) => Value::Unknown,
     }
 }
 
@@ -55,12 +74,17 @@ fn known(provided: bool, then: impl FnOnce() -> Value) -> Value {
 /// The most recent result of a lab on or before `as_of` within the window (ties: the later entry).
 pub fn latest_lab(f: &PatientFacts, lab: LabId, window: i64) -> Option<&LabFact> {
     let earliest = f.as_of.add_days(-window);
-    f.labs.iter().filter(|l| l.lab == lab && l.date <= f.as_of && l.date >= earliest).max_by_key(|l| (l.date, l.entry))
+    f.labs
+        .iter()
+        .filter(|l| l.lab == lab && l.date <= f.as_of && l.date >= earliest)
+        .max_by_key(|l| (l.date, l.entry))
 }
 
 /// Entries of ingredient `d` (any route) that are visible.
 pub fn entries_of(f: &PatientFacts, d: DrugId) -> impl Iterator<Item = &MedFact> {
-    f.meds.iter().filter(move |m| m.state != EntryState::Invisible && f.drugs_of(m).contains(&d))
+    f.meds
+        .iter()
+        .filter(move |m| m.state != EntryState::Invisible && f.drugs_of(m).contains(&d))
 }
 
 /// Was the entry being taken on `date`? Unknown when its dates do not say.
@@ -92,7 +116,11 @@ pub fn daily_dose(f: &PatientFacts, d: DrugId, r: Route, date: Date) -> Option<f
     let included = |m: &&MedFact| m.route == Some(r) && (!drafts || m.draft);
     let mut total = 0.0;
     for (i, m) in relevant().filter(included).enumerate() {
-        if relevant().filter(included).take(i).any(|p| p.dose_key == m.dose_key) {
+        if relevant()
+            .filter(included)
+            .take(i)
+            .any(|p| p.dose_key == m.dose_key)
+        {
             continue;
         }
         match m.daily {
@@ -105,7 +133,9 @@ pub fn daily_dose(f: &PatientFacts, d: DrugId, r: Route, date: Date) -> Option<f
 
 /// The entries [`daily_dose`] sums on `date` (duplicates merged), for provenance.
 pub fn dose_entries(f: &PatientFacts, d: DrugId, r: Route, date: Date) -> Vec<&MedFact> {
-    let relevant: Vec<&MedFact> = entries_of(f, d).filter(|m| taken_on(m, date, f.as_of) != Tri::False && m.route == Some(r)).collect();
+    let relevant: Vec<&MedFact> = entries_of(f, d)
+        .filter(|m| taken_on(m, date, f.as_of) != Tri::False && m.route == Some(r))
+        .collect();
     let drafts = relevant.iter().any(|m| m.draft);
     let mut out: Vec<&MedFact> = Vec::new();
     for m in relevant.into_iter().filter(|m| !drafts || m.draft) {
@@ -127,19 +157,23 @@ fn route_is(f: &PatientFacts, d: DrugId, r: Route) -> Tri {
     }
 }
 
+/// The records do not say (a route or an end date is missing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Undecided;
+
 /// The day the last entry of `d` by `r` ended, when every such entry has ended.
-pub fn stop_date(f: &PatientFacts, d: DrugId, r: Route) -> Result<Option<Date>, ()> {
+pub fn stop_date(f: &PatientFacts, d: DrugId, r: Route) -> Result<Option<Date>, Undecided> {
     let mut last = None;
     for m in entries_of(f, d).filter(|m| m.state != EntryState::Future) {
         match m.route {
             Some(route) if route != r => continue,
-            None => return Err(()),
+            None => return Err(Undecided),
             _ => {}
         }
         if m.state == EntryState::Taking {
             return Ok(None);
         }
-        let end = m.end.ok_or(())?;
+        let end = m.end.ok_or(Undecided)?;
         last = last.max(Some(end));
     }
     Ok(last)
@@ -149,13 +183,15 @@ fn stopped(f: &PatientFacts, d: DrugId, r: Route, window: i64) -> Tri {
     match stop_date(f, d, r) {
         Ok(Some(end)) => Tri::from_bool(end <= f.as_of && end >= f.as_of.add_days(-window)),
         Ok(None) => Tri::False,
-        Err(()) => Tri::Unknown,
+        Err(Undecided) => Tri::Unknown,
     }
 }
 
 /// The entry that ended last and the one before it, by route.
 pub fn last_two(f: &PatientFacts, d: DrugId, r: Route) -> (Option<&MedFact>, Option<&MedFact>) {
-    let mut ended: Vec<&MedFact> = entries_of(f, d).filter(|m| m.route == Some(r) && m.state == EntryState::History && m.end.is_some()).collect();
+    let mut ended: Vec<&MedFact> = entries_of(f, d)
+        .filter(|m| m.route == Some(r) && m.state == EntryState::History && m.end.is_some())
+        .collect();
     ended.sort_by_key(|m| (m.end, m.start, m.entry));
     let last = ended.pop();
     (last, ended.pop())

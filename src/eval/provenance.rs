@@ -5,15 +5,27 @@
 use super::{Memo, Outcome, Scratch, predicates, value};
 use crate::compile::{Node, NodeId, RuleGraph};
 use crate::ir::{Piece, RuleId, SetRef, Template, Type};
-use crate::patient::{DailyDose, EntryState, LabProblem, MedFact, Patient, PatientFacts, ResolvedBy};
+use crate::patient::{
+    DailyDose, EntryState, LabProblem, MedFact, Patient, PatientFacts, ResolvedBy,
+};
 use crate::report::*;
 use crate::units::Dimension;
 use crate::value::{Tri, Value};
 
 /// The report of the patient whose evaluation is in `scratch`.
 pub fn report(g: &RuleGraph, scratch: &mut Scratch, patient: &Patient<'_>) -> PatientReport {
-    let Scratch { facts, memo, outcomes, evaluated, .. } = scratch;
-    let cx = Cx { g, f: facts, patient };
+    let Scratch {
+        facts,
+        memo,
+        outcomes,
+        evaluated,
+        ..
+    } = scratch;
+    let cx = Cx {
+        g,
+        f: facts,
+        patient,
+    };
     let mut report = PatientReport {
         patient: patient.id.to_string(),
         as_of: facts.as_of,
@@ -27,11 +39,16 @@ pub fn report(g: &RuleGraph, scratch: &mut Scratch, patient: &Patient<'_>) -> Pa
         match outcomes[r] {
             Outcome::Fired(severity) => report.findings.push(cx.finding(memo, r, severity)),
             Outcome::DataGap => report.data_gaps.push(cx.gap(memo, r)),
-            Outcome::Superseded(by) => report.superseded.push(Superseded { rule: g.program.rules[r].name.clone(), by: g.program.rules[by].name.clone() }),
+            Outcome::Superseded(by) => report.superseded.push(Superseded {
+                rule: g.program.rules[r].name.clone(),
+                by: g.program.rules[by].name.clone(),
+            }),
             _ => {}
         }
     }
-    report.findings.sort_by(|a, b| (a.severity, &a.rule).cmp(&(b.severity, &b.rule)));
+    report
+        .findings
+        .sort_by(|a, b| (a.severity, &a.rule).cmp(&(b.severity, &b.rule)));
     report.unrecognized = cx.unrecognized(outcomes);
     report.notes = cx.notes();
     report
@@ -45,9 +62,15 @@ struct Cx<'a> {
 
 impl Cx<'_> {
     fn entry(&self, m: &MedFact) -> EntryRef {
-        let record = self.patient.medications.as_ref().and_then(|v| v.get(m.entry));
+        let record = self
+            .patient
+            .medications
+            .as_ref()
+            .and_then(|v| v.get(m.entry));
         EntryRef {
-            id: record.and_then(|r| r.id.as_deref()).map_or_else(|| format!("#{}", m.entry + 1), str::to_string),
+            id: record
+                .and_then(|r| r.id.as_deref())
+                .map_or_else(|| format!("#{}", m.entry + 1), str::to_string),
             text: record.map(|r| r.text.to_string()).unwrap_or_default(),
         }
     }
@@ -59,25 +82,53 @@ impl Cx<'_> {
         let mut medications = Vec::new();
         let mut facts = Vec::new();
         self.walk(memo, rule.when, &mut medications, &mut facts);
+        for &(_, cond) in &rule.downgrades {
+            if value(self.g, self.f, memo, cond).tri() == Tri::True {
+                self.walk(memo, cond, &mut medications, &mut facts);
+            }
+        }
         medications.sort();
         medications.dedup();
+        let mut unique: Vec<Fact> = Vec::with_capacity(facts.len());
+        for f in facts {
+            if !unique.contains(&f) {
+                unique.push(f);
+            }
+        }
+        let facts = unique;
         let mut undecided = Vec::new();
         for (i, &u) in rule.unless.iter().enumerate() {
             if value(self.g, self.f, memo, u).tri() == Tri::Unknown {
-                undecided.push(format!("unless {}: {}", self.expr_text(def.unless[i].span), self.reasons(memo, u).join("; ")));
+                undecided.push(format!(
+                    "unless {}: {}",
+                    self.expr_text(def.unless[i].span),
+                    self.reasons(memo, u).join("; ")
+                ));
             }
         }
         for (i, &(to, cond)) in rule.downgrades.iter().enumerate() {
             if value(self.g, self.f, memo, cond).tri() == Tri::Unknown {
-                undecided.push(format!("downgrade to {} when {}: {}", to.name(), self.expr_text(def.downgrades[i].1.span), self.reasons(memo, cond).join("; ")));
+                undecided.push(format!(
+                    "downgrade to {} when {}: {}",
+                    to.name(),
+                    self.expr_text(def.downgrades[i].1.span),
+                    self.reasons(memo, cond).join("; ")
+                ));
             }
         }
         let mut holes = rule.holes.iter().copied();
         let message = self.render(memo, &def.message, &mut holes);
-        let advice = def.advise.as_ref().map(|t| self.render(memo, t, &mut holes));
+        let advice = def
+            .advise
+            .as_ref()
+            .map(|t| self.render(memo, t, &mut holes));
         Finding {
             rule: def.name.clone(),
-            pack: PackRef { name: pack.name.clone(), version: pack.version.clone(), hash: pack.hash.clone() },
+            pack: PackRef {
+                name: pack.name.clone(),
+                version: pack.version.clone(),
+                hash: pack.hash.clone(),
+            },
             severity,
             downgraded_from: (severity != def.severity).then_some(def.severity),
             summary: def.summary.clone(),
@@ -93,8 +144,14 @@ impl Cx<'_> {
 
     /// The source text of an expression, as its author wrote it.
     fn expr_text(&self, span: crate::diagnostic::Span) -> String {
-        let text = self.g.sources.get(span.source).and_then(|s| s.text.get(span.start as usize..span.end as usize));
-        text.map_or_else(String::new, |t| t.split_whitespace().collect::<Vec<_>>().join(" "))
+        let text = self
+            .g
+            .sources
+            .get(span.source)
+            .and_then(|s| s.text.get(span.start as usize..span.end as usize));
+        text.map_or_else(String::new, |t| {
+            t.split_whitespace().collect::<Vec<_>>().join(" ")
+        })
     }
 
     /// Collects the entries and facts of the evaluated leaves under `n`.
@@ -109,41 +166,102 @@ impl Cx<'_> {
             Node::Taking(s) | Node::Count(s) => {
                 meds.extend(self.entries_in(s, |m| m.state == EntryState::Taking));
                 if let (Node::Count(_), Value::Num(x)) = (node, v) {
-                    facts.push(fact("count", set_name(self.g, s), x.to_string(), None, None, Vec::new()));
+                    facts.push(fact(
+                        "count",
+                        set_name(self.g, s),
+                        x.to_string(),
+                        None,
+                        None,
+                        Vec::new(),
+                    ));
                 }
             }
             Node::New(s) => meds.extend(self.entries_in(s, |m| m.draft)),
             Node::Age => {
                 if let Value::Num(x) = v {
-                    facts.push(fact("age", "age".into(), x.to_string(), Some("years"), None, Vec::new()));
+                    facts.push(fact(
+                        "age",
+                        "age".into(),
+                        x.to_string(),
+                        Some("years"),
+                        None,
+                        Vec::new(),
+                    ));
                 }
             }
             Node::Has(c) | Node::Had(c) if v.tri() == Tri::True => {
-                facts.push(fact("condition", p.conditions[c].name.clone(), self.condition_codes(c), None, None, Vec::new()));
+                facts.push(fact(
+                    "condition",
+                    p.conditions[c].name.clone(),
+                    self.condition_codes(c),
+                    None,
+                    None,
+                    Vec::new(),
+                ));
             }
             Node::Lab(l, w) => {
                 if let Some(lab) = predicates::latest_lab(self.f, l, w) {
                     if let Ok(x) = lab.value {
-                        facts.push(fact("lab", p.labs[l].name.clone(), x.to_string(), Some(p.labs[l].dimension.canonical_unit()), Some(lab.date), Vec::new()));
+                        facts.push(fact(
+                            "lab",
+                            p.labs[l].name.clone(),
+                            x.to_string(),
+                            Some(p.labs[l].dimension.canonical_unit()),
+                            Some(lab.date),
+                            Vec::new(),
+                        ));
                     }
                 }
             }
             Node::DailyDose(d, r, on) => {
-                let date = on.and_then(|o| memo.get(o)).and_then(|v| if let Value::Date(d) = v { Some(d) } else { None }).unwrap_or(self.f.as_of);
+                let date = on
+                    .and_then(|o| memo.get(o))
+                    .and_then(|v| {
+                        if let Value::Date(d) = v {
+                            Some(d)
+                        } else {
+                            None
+                        }
+                    })
+                    .unwrap_or(self.f.as_of);
                 if let Value::Num(x) = v {
-                    let entries: Vec<EntryRef> = predicates::dose_entries(self.f, d, r, date).into_iter().map(|m| self.entry(m)).collect();
+                    let entries: Vec<EntryRef> = predicates::dose_entries(self.f, d, r, date)
+                        .into_iter()
+                        .map(|m| self.entry(m))
+                        .collect();
                     let about = format!("{} ({})", p.drugs[d].name, r.name());
-                    facts.push(fact("daily_dose", about, x.to_string(), Some("mg/day"), Some(date), entries.iter().map(|e| e.id.clone()).collect()));
+                    facts.push(fact(
+                        "daily_dose",
+                        about,
+                        x.to_string(),
+                        Some("mg/day"),
+                        Some(date),
+                        entries.iter().map(|e| e.id.clone()).collect(),
+                    ));
                     meds.extend(entries);
                 }
             }
             Node::RouteIs(d, r) if v.tri() == Tri::True => {
-                meds.extend(predicates::entries_of(self.f, d).filter(|m| m.state == EntryState::Taking && m.route == Some(r)).map(|m| self.entry(m)));
+                meds.extend(
+                    predicates::entries_of(self.f, d)
+                        .filter(|m| m.state == EntryState::Taking && m.route == Some(r))
+                        .map(|m| self.entry(m)),
+                );
             }
             Node::Stopped(d, r, _) if v.tri() == Tri::True => {
-                let ended: Vec<EntryRef> = predicates::entries_of(self.f, d).filter(|m| m.route == Some(r) && m.state == EntryState::History).map(|m| self.entry(m)).collect();
+                let ended: Vec<EntryRef> = predicates::entries_of(self.f, d)
+                    .filter(|m| m.route == Some(r) && m.state == EntryState::History)
+                    .map(|m| self.entry(m))
+                    .collect();
                 if let Ok(Some(end)) = predicates::stop_date(self.f, d, r) {
-                    facts.push(fact("stop", format!("{} ({})", p.drugs[d].name, r.name()), "stopped".into(), None, Some(end), ended.iter().map(|e| e.id.clone()).collect()));
+                    facts.push(fact(
+                        "stop",
+                        format!("{} ({})", p.drugs[d].name, r.name()),
+                        "stopped".into(),
+                        None,
+                        Some(end),
+                        ended.iter().map(|e| e.id.clone()).collect(),
+                    ));
                 }
                 meds.extend(ended);
             }
@@ -156,7 +274,14 @@ impl Cx<'_> {
         self.f
             .meds
             .iter()
-            .filter(|m| keep(m) && self.f.drugs_of(m).iter().any(|&d| self.g.vocabulary.drug_bits[d].get(bit)))
+            .filter(|m| {
+                keep(m)
+                    && self
+                        .f
+                        .drugs_of(m)
+                        .iter()
+                        .any(|&d| self.g.vocabulary.drug_bits[d].get(bit))
+            })
             .map(|m| self.entry(m))
             .collect()
     }
@@ -165,7 +290,9 @@ impl Cx<'_> {
         let mut codes = Vec::new();
         for rec in self.patient.conditions.iter().flatten() {
             let mut hit = false;
-            self.g.vocabulary.match_condition(rec.system, &rec.code, |id| hit |= id == c);
+            self.g
+                .vocabulary
+                .match_condition(rec.system, &rec.code, |id| hit |= id == c);
             if hit {
                 codes.push(rec.code.to_string());
             }
@@ -196,13 +323,18 @@ impl Cx<'_> {
 
     fn collect_reasons(&self, memo: &mut Memo, n: NodeId, out: &mut Vec<String>) {
         let v = value(self.g, self.f, memo, n);
-        if v != Value::Unknown && v.tri() != Tri::Unknown && !matches!(v, Value::Num(_) | Value::Date(_)) {
+        if v != Value::Unknown
+            && v.tri() != Tri::Unknown
+            && !matches!(v, Value::Num(_) | Value::Date(_))
+        {
             return;
         }
         let node = &self.g.nodes[n as usize];
         let children: Vec<NodeId> = node.children().collect();
         if let Node::Cmp(..) = node {
-            if let (Some(Value::Num(a)), Some(Value::Num(b))) = (memo.get(children[0]), memo.get(children[1])) {
+            if let (Some(Value::Num(a)), Some(Value::Num(b))) =
+                (memo.get(children[0]), memo.get(children[1]))
+            {
                 let what = crate::compile::describe(self.g, &self.g.nodes[children[0] as usize]);
                 out.push(format!("{what} is {a}, which cannot be compared with {b}"));
                 return;
@@ -225,7 +357,17 @@ impl Cx<'_> {
         let p = &self.g.program;
         let f = self.f;
         Some(match *node {
-            Node::Taking(_) | Node::New(_) | Node::Count(_) | Node::RouteIs(..) | Node::Stopped(..) | Node::Tapered(..) | Node::DailyDose(..) if !f.meds_provided => "the medication list was not provided".into(),
+            Node::Taking(_)
+            | Node::New(_)
+            | Node::Count(_)
+            | Node::RouteIs(..)
+            | Node::Stopped(..)
+            | Node::Tapered(..)
+            | Node::DailyDose(..)
+                if !f.meds_provided =>
+            {
+                "the medication list was not provided".into()
+            }
             Node::Has(_) | Node::Had(_) => "the condition list was not provided".into(),
             Node::Age => "neither a birth date nor an age was given".into(),
             Node::Lab(l, w) => {
@@ -236,7 +378,11 @@ impl Cx<'_> {
                     match predicates::latest_lab(f, l, w) {
                         None => format!("no {name} result in the {w} days up to {}", f.as_of),
                         Some(lab) => match lab.value {
-                            Err(LabProblem::Unit) => format!("the {name} of {} is in a unit that cannot be converted to {}", lab.date, p.labs[l].dimension.canonical_unit()),
+                            Err(LabProblem::Unit) => format!(
+                                "the {name} of {} is in a unit that cannot be converted to {}",
+                                lab.date,
+                                p.labs[l].dimension.canonical_unit()
+                            ),
                             _ => format!("the {name} value of {} cannot be read", lab.date),
                         },
                     }
@@ -244,8 +390,20 @@ impl Cx<'_> {
             }
             Node::DailyDose(d, r, _) => self.dose_reason(d, r),
             Node::RouteIs(d, _) | Node::Stopped(d, ..) | Node::Tapered(d, _) => {
-                let unclear: Vec<String> = predicates::entries_of(f, d).filter(|m| m.route.is_none() || (m.state == EntryState::History && m.end.is_none())).map(|m| format!("'{}'", self.entry(m).text)).collect();
-                format!("the route or end date of {} is not given", if unclear.is_empty() { p.drugs[d].name.clone() } else { unclear.join(", ") })
+                let unclear: Vec<String> = predicates::entries_of(f, d)
+                    .filter(|m| {
+                        m.route.is_none() || (m.state == EntryState::History && m.end.is_none())
+                    })
+                    .map(|m| format!("'{}'", self.entry(m).text))
+                    .collect();
+                format!(
+                    "the route or end date of {} is not given",
+                    if unclear.is_empty() {
+                        p.drugs[d].name.clone()
+                    } else {
+                        unclear.join(", ")
+                    }
+                )
             }
             _ => return None,
         })
@@ -256,18 +414,38 @@ impl Cx<'_> {
         for m in predicates::entries_of(self.f, d) {
             let e = self.entry(m);
             if m.route.is_none() {
-                return format!("the route of '{}' is not given, so its {name} dose cannot be counted as {}", e.text, r.name());
+                return format!(
+                    "the route of '{}' is not given, so its {name} dose cannot be counted as {}",
+                    e.text,
+                    r.name()
+                );
             }
             match m.daily {
-                DailyDose::Unknown(problem) if m.route == Some(r) => return format!("the daily dose of '{}' is unknown: {}", e.text, problem.describe()),
-                DailyDose::NotGiven if m.route == Some(r) => return format!("'{}' has no dose", e.text),
+                DailyDose::Unknown(problem) if m.route == Some(r) => {
+                    return format!(
+                        "the daily dose of '{}' is unknown: {}",
+                        e.text,
+                        problem.describe()
+                    );
+                }
+                DailyDose::NotGiven if m.route == Some(r) => {
+                    return format!("'{}' has no dose", e.text);
+                }
                 _ => {}
             }
         }
-        format!("the daily dose of {name} ({}) cannot be computed from the dates given", r.name())
+        format!(
+            "the daily dose of {name} ({}) cannot be computed from the dates given",
+            r.name()
+        )
     }
 
-    fn render(&self, memo: &mut Memo, t: &Template, holes: &mut impl Iterator<Item = NodeId>) -> String {
+    fn render(
+        &self,
+        memo: &mut Memo,
+        t: &Template,
+        holes: &mut impl Iterator<Item = NodeId>,
+    ) -> String {
         let mut out = String::new();
         for piece in &t.pieces {
             match piece {
@@ -284,8 +462,16 @@ impl Cx<'_> {
     fn render_hole(&self, memo: &mut Memo, n: NodeId, ty: Type) -> String {
         let node = &self.g.nodes[n as usize];
         if let Node::Drugs(s) = *node {
-            let names: Vec<String> = self.entries_in(s, |m| m.state == EntryState::Taking).into_iter().map(|e| e.text).collect();
-            return if names.is_empty() { "none".into() } else { names.join(", ") };
+            let names: Vec<String> = self
+                .entries_in(s, |m| m.state == EntryState::Taking)
+                .into_iter()
+                .map(|e| e.text)
+                .collect();
+            return if names.is_empty() {
+                "none".into()
+            } else {
+                names.join(", ")
+            };
         }
         let v = value(self.g, self.f, memo, n);
         let text = match (v, ty) {
@@ -311,7 +497,9 @@ impl Cx<'_> {
     fn unrecognized(&self, outcomes: &[Outcome]) -> Vec<Unrecognized> {
         let mut out = Vec::new();
         for m in &self.f.meds {
-            if m.state == EntryState::Invisible || (m.by != ResolvedBy::Unrecognized && m.leftover.is_empty()) {
+            if m.state == EntryState::Invisible
+                || (m.by != ResolvedBy::Unrecognized && m.leftover.is_empty())
+            {
                 continue;
             }
             let could_change = self
@@ -319,45 +507,143 @@ impl Cx<'_> {
                 .rules
                 .iter()
                 .enumerate()
-                .filter(|(r, rule)| rule.reads_medications && !matches!(outcomes[*r], Outcome::Fired(_)))
+                .filter(|(r, rule)| {
+                    rule.reads_medications
+                        && !matches!(outcomes[*r], Outcome::Fired(_))
+                        && self.open_without_medications(rule.when) != Tri::False
+                })
                 .map(|(r, _)| self.g.program.rules[r].name.clone())
                 .collect();
-            let identified = self.f.drugs_of(m).iter().map(|&d| self.g.program.drugs[d].name.clone()).collect();
-            let words = if m.leftover.is_empty() { vec![self.entry(m).text] } else { m.leftover.clone() };
-            out.push(Unrecognized { entry: self.entry(m), identified, words, could_change });
+            let identified = self
+                .f
+                .drugs_of(m)
+                .iter()
+                .map(|&d| self.g.program.drugs[d].name.clone())
+                .collect();
+            let words = if m.leftover.is_empty() {
+                vec![self.entry(m).text]
+            } else {
+                m.leftover.clone()
+            };
+            out.push(Unrecognized {
+                entry: self.entry(m),
+                identified,
+                words,
+                could_change,
+            });
         }
         out
+    }
+
+    /// The value of `n` if every medication predicate were unknown: false means no medication,
+    /// known or not, could make the rule fire for this patient.
+    fn open_without_medications(&self, n: NodeId) -> Tri {
+        let node = &self.g.nodes[n as usize];
+        let mut children = node.children();
+        let mut child = || {
+            children
+                .next()
+                .map_or(Tri::Unknown, |c| self.open_without_medications(c))
+        };
+        match node {
+            Node::Not(_) => !child(),
+            Node::And(..) => child().and(child()),
+            Node::Or(..) => child().or(child()),
+            _ if self.reads_meds(n) => Tri::Unknown,
+            _ => self.plain(n).tri(),
+        }
+    }
+
+    /// Evaluates `n` without the memo (cold path).
+    fn plain(&self, n: NodeId) -> Value {
+        let node = &self.g.nodes[n as usize];
+        match *node {
+            Node::Not(a) => Value::Bool(!self.plain(a).tri()),
+            Node::And(a, b) => Value::Bool(self.plain(a).tri().and(self.plain(b).tri())),
+            Node::Or(a, b) => Value::Bool(self.plain(a).tri().or(self.plain(b).tri())),
+            Node::Cmp(op, a, b) => super::compare(op, self.plain(a), self.plain(b)),
+            Node::Add(a, b) => super::arithmetic(self.plain(a), self.plain(b), true),
+            Node::Sub(a, b) => super::arithmetic(self.plain(a), self.plain(b), false),
+            Node::DailyDose(_, _, Some(on)) => {
+                predicates::leaf(node, self.f, &self.g.vocabulary, Some(self.plain(on)))
+            }
+            _ => predicates::leaf(node, self.f, &self.g.vocabulary, None),
+        }
+    }
+
+    fn reads_meds(&self, n: NodeId) -> bool {
+        let node = &self.g.nodes[n as usize];
+        matches!(
+            node,
+            Node::Taking(_)
+                | Node::New(_)
+                | Node::Count(_)
+                | Node::DailyDose(..)
+                | Node::RouteIs(..)
+                | Node::Stopped(..)
+                | Node::Tapered(..)
+        ) || node.children().any(|c| self.reads_meds(c))
     }
 
     fn notes(&self) -> Vec<Note> {
         let mut notes = Vec::new();
         for m in &self.f.meds {
-            if m.state == EntryState::Invisible || self.f.drugs_of(m).is_empty() {
+            if matches!(m.state, EntryState::Invisible | EntryState::History)
+                || self.f.drugs_of(m).is_empty()
+            {
                 continue;
             }
             if m.route_unreadable {
-                notes.push(Note { entry: Some(self.entry(m)), problem: "the route is not recognised; rules that need the route treat it as unknown".into() });
+                notes.push(Note {
+                    entry: Some(self.entry(m)),
+                    problem:
+                        "the route is not recognised; rules that need the route treat it as unknown"
+                            .into(),
+                });
             }
             if let DailyDose::Unknown(problem) = m.daily {
-                notes.push(Note { entry: Some(self.entry(m)), problem: format!("{}; its daily dose is unknown", problem.describe()) });
+                notes.push(Note {
+                    entry: Some(self.entry(m)),
+                    problem: format!("{}; its daily dose is unknown", problem.describe()),
+                });
             }
         }
         for lab in &self.f.labs {
             if let Err(problem) = lab.value {
                 let name = &self.g.program.labs[lab.lab].name;
                 let what = match problem {
-                    LabProblem::Unit => format!("cannot be converted to {}", self.g.program.labs[lab.lab].dimension.canonical_unit()),
+                    LabProblem::Unit => format!(
+                        "cannot be converted to {}",
+                        self.g.program.labs[lab.lab].dimension.canonical_unit()
+                    ),
                     LabProblem::Value => "is not a number or a range such as \">60\"".into(),
                 };
-                notes.push(Note { entry: None, problem: format!("the {name} result of {} {what}; it is not used", lab.date) });
+                notes.push(Note {
+                    entry: None,
+                    problem: format!("the {name} result of {} {what}; it is not used", lab.date),
+                });
             }
         }
         notes
     }
 }
 
-fn fact(kind: &'static str, about: String, value: String, unit: Option<&'static str>, date: Option<crate::date::Date>, entries: Vec<String>) -> Fact {
-    Fact { fact: kind, about, value, unit, date, entries }
+fn fact(
+    kind: &'static str,
+    about: String,
+    value: String,
+    unit: Option<&'static str>,
+    date: Option<crate::date::Date>,
+    entries: Vec<String>,
+) -> Fact {
+    Fact {
+        fact: kind,
+        about,
+        value,
+        unit,
+        date,
+        entries,
+    }
 }
 
 fn set_name(g: &RuleGraph, s: SetRef) -> String {

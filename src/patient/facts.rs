@@ -192,12 +192,20 @@ pub struct RecordError {
 }
 
 fn parse_date(text: &str, field: impl FnOnce() -> String) -> Result<Date, RecordError> {
-    Date::parse(text).ok_or_else(|| RecordError { field: field(), reason: format!("`{text}` is not a date (YYYY-MM-DD)") })
+    Date::parse(text).ok_or_else(|| RecordError {
+        field: field(),
+        reason: format!("`{text}` is not a date (YYYY-MM-DD)"),
+    })
 }
 
 impl PatientFacts {
     /// Resolves `patient` into these buffers, replacing what they held.
-    pub fn build(&mut self, patient: &Patient<'_>, vocab: &Vocabulary, as_of: Date) -> Result<(), RecordError> {
+    pub fn build(
+        &mut self,
+        patient: &Patient<'_>,
+        vocab: &Vocabulary,
+        as_of: Date,
+    ) -> Result<(), RecordError> {
         self.as_of = as_of;
         self.age = age(patient, as_of)?;
         self.weight_kg = patient.weight_kg.filter(|w| w.is_finite() && *w > 0.0);
@@ -207,7 +215,11 @@ impl PatientFacts {
         self.labs(patient, vocab)
     }
 
-    fn medications(&mut self, patient: &Patient<'_>, vocab: &Vocabulary) -> Result<(), RecordError> {
+    fn medications(
+        &mut self,
+        patient: &Patient<'_>,
+        vocab: &Vocabulary,
+    ) -> Result<(), RecordError> {
         let width = vocab.set_bits();
         self.taking.reset(width);
         self.new.reset(width);
@@ -238,10 +250,28 @@ impl PatientFacts {
         Ok(())
     }
 
-    fn medication(&mut self, i: usize, m: &MedicationRecord<'_>, vocab: &Vocabulary) -> Result<MedFact, RecordError> {
-        let start = m.start.as_deref().map(|s| parse_date(s, || format!("medications[{i}].start"))).transpose()?;
-        let end = m.end.as_deref().map(|s| parse_date(s, || format!("medications[{i}].end"))).transpose()?;
-        let res = vocab.index.resolve(m.rxnorm.as_deref(), m.atc.as_deref(), &m.text, &mut self.text_buf);
+    fn medication(
+        &mut self,
+        i: usize,
+        m: &MedicationRecord<'_>,
+        vocab: &Vocabulary,
+    ) -> Result<MedFact, RecordError> {
+        let start = m
+            .start
+            .as_deref()
+            .map(|s| parse_date(s, || format!("medications[{i}].start")))
+            .transpose()?;
+        let end = m
+            .end
+            .as_deref()
+            .map(|s| parse_date(s, || format!("medications[{i}].end")))
+            .transpose()?;
+        let res = vocab.index.resolve(
+            m.rxnorm.as_deref(),
+            m.atc.as_deref(),
+            &m.text,
+            &mut self.text_buf,
+        );
         let first = self.med_drugs.len();
         self.med_drugs.extend_from_slice(&res.drugs);
         let written_route = m.route.as_deref().map(Route::from_record);
@@ -297,7 +327,12 @@ impl PatientFacts {
             let date = parse_date(&l.date, || format!("labs[{i}].date"))?;
             for &lab in labs {
                 let value = lab_value(l, vocab.lab_dimension(lab));
-                self.labs.push(LabFact { lab, date, value, entry: i });
+                self.labs.push(LabFact {
+                    lab,
+                    date,
+                    value,
+                    entry: i,
+                });
             }
         }
         Ok(())
@@ -338,7 +373,12 @@ fn lab_value(l: &LabRecord<'_>, dim: crate::units::Dimension) -> Result<Interval
     }
 }
 
-fn state(status: MedicationStatus, start: Option<Date>, end: Option<Date>, as_of: Date) -> EntryState {
+fn state(
+    status: MedicationStatus,
+    start: Option<Date>,
+    end: Option<Date>,
+    as_of: Date,
+) -> EntryState {
     use MedicationStatus::*;
     match status {
         Cancelled | EnteredInError | NotTaken => EntryState::Invisible,
@@ -361,29 +401,47 @@ fn age(patient: &Patient<'_>, as_of: Date) -> Result<Option<Interval>, RecordErr
     let Some(birth) = patient.birth_date.as_deref() else {
         return Ok(patient.age.map(|a| Interval::point(f64::from(a))));
     };
-    let bad = || RecordError { field: "birth_date".into(), reason: format!("`{birth}` is not a date (YYYY-MM-DD, YYYY-MM or YYYY)") };
+    let bad = || RecordError {
+        field: "birth_date".into(),
+        reason: format!("`{birth}` is not a date (YYYY-MM-DD, YYYY-MM or YYYY)"),
+    };
     let (earliest, latest) = match birth.len() {
         10 => {
             let d = Date::parse(birth).ok_or_else(bad)?;
             (d, d)
         }
         7 => {
-            let (y, m) = (birth[..4].parse().map_err(|_| bad())?, birth[5..].parse().map_err(|_| bad())?);
+            let (y, m) = (
+                birth[..4].parse().map_err(|_| bad())?,
+                birth[5..].parse().map_err(|_| bad())?,
+            );
             let first = Date::from_ymd(y, m, 1).ok_or_else(bad)?;
-            (first, Date::from_ymd(y, m, days_in_month(y, m)).ok_or_else(bad)?)
+            (
+                first,
+                Date::from_ymd(y, m, days_in_month(y, m)).ok_or_else(bad)?,
+            )
         }
         4 => {
             let y = birth.parse().map_err(|_| bad())?;
-            (Date::from_ymd(y, 1, 1).ok_or_else(bad)?, Date::from_ymd(y, 12, 31).ok_or_else(bad)?)
+            (
+                Date::from_ymd(y, 1, 1).ok_or_else(bad)?,
+                Date::from_ymd(y, 12, 31).ok_or_else(bad)?,
+            )
         }
         _ => return Err(bad()),
     };
     if earliest > as_of {
-        return Err(RecordError { field: "birth_date".into(), reason: format!("`{birth}` is after the evaluation date {as_of}") });
+        return Err(RecordError {
+            field: "birth_date".into(),
+            reason: format!("`{birth}` is after the evaluation date {as_of}"),
+        });
     }
     let oldest = as_of.years_since(earliest);
     let youngest = as_of.years_since(latest.min(as_of));
-    Ok(Some(Interval::closed(f64::from(youngest), f64::from(oldest))))
+    Ok(Some(Interval::closed(
+        f64::from(youngest),
+        f64::from(oldest),
+    )))
 }
 
 #[cfg(test)]
@@ -391,15 +449,33 @@ mod tests {
     use super::*;
 
     fn patient(birth: &str) -> Patient<'_> {
-        Patient { id: "p".into(), birth_date: Some(birth.into()), age: None, sex: None, weight_kg: None, conditions: None, labs: None, medications: None }
+        Patient {
+            id: "p".into(),
+            birth_date: Some(birth.into()),
+            age: None,
+            sex: None,
+            weight_kg: None,
+            conditions: None,
+            labs: None,
+            medications: None,
+        }
     }
 
     #[test]
     fn partial_birth_dates_give_an_age_range() {
         let as_of = Date::parse("2026-11-01").unwrap();
-        assert_eq!(age(&patient("1961"), as_of).unwrap(), Some(Interval::closed(64.0, 65.0)));
-        assert_eq!(age(&patient("1961-05"), as_of).unwrap(), Some(Interval::point(65.0)));
-        assert_eq!(age(&patient("1961-11-02"), as_of).unwrap(), Some(Interval::point(64.0)));
+        assert_eq!(
+            age(&patient("1961"), as_of).unwrap(),
+            Some(Interval::closed(64.0, 65.0))
+        );
+        assert_eq!(
+            age(&patient("1961-05"), as_of).unwrap(),
+            Some(Interval::point(65.0))
+        );
+        assert_eq!(
+            age(&patient("1961-11-02"), as_of).unwrap(),
+            Some(Interval::point(64.0))
+        );
         assert!(age(&patient("1961-13"), as_of).is_err());
         assert!(age(&patient("2030-01-01"), as_of).is_err());
     }
@@ -408,12 +484,35 @@ mod tests {
     fn status_and_dates_decide_what_is_taken() {
         let as_of = Date::parse("2026-11-01").unwrap();
         let d = |s| Date::parse(s);
-        assert_eq!(state(MedicationStatus::Active, d("2026-01-01"), d("2026-11-01"), as_of), EntryState::Taking);
-        assert_eq!(state(MedicationStatus::Active, None, d("2026-10-31"), as_of), EntryState::History);
-        assert_eq!(state(MedicationStatus::Active, d("2026-11-02"), None, as_of), EntryState::Future);
-        assert_eq!(state(MedicationStatus::OnHold, None, None, as_of), EntryState::Taking);
-        assert_eq!(state(MedicationStatus::Cancelled, None, None, as_of), EntryState::Invisible);
-        assert_eq!(state(MedicationStatus::Draft, None, None, as_of), EntryState::Taking);
+        assert_eq!(
+            state(
+                MedicationStatus::Active,
+                d("2026-01-01"),
+                d("2026-11-01"),
+                as_of
+            ),
+            EntryState::Taking
+        );
+        assert_eq!(
+            state(MedicationStatus::Active, None, d("2026-10-31"), as_of),
+            EntryState::History
+        );
+        assert_eq!(
+            state(MedicationStatus::Active, d("2026-11-02"), None, as_of),
+            EntryState::Future
+        );
+        assert_eq!(
+            state(MedicationStatus::OnHold, None, None, as_of),
+            EntryState::Taking
+        );
+        assert_eq!(
+            state(MedicationStatus::Cancelled, None, None, as_of),
+            EntryState::Invisible
+        );
+        assert_eq!(
+            state(MedicationStatus::Draft, None, None, as_of),
+            EntryState::Taking
+        );
     }
 
     #[test]

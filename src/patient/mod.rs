@@ -7,6 +7,8 @@ mod model;
 mod text;
 
 pub use dose::{DailyDose, DoseProblem, frequency_per_day};
-pub use facts::{Bits, EntryState, LabFact, LabProblem, MedFact, PatientFacts, RecordError, ResolvedBy};
+pub use facts::{
+    Bits, EntryState, LabFact, LabProblem, MedFact, PatientFacts, RecordError, ResolvedBy,
+};
 pub use model::*;
 pub use text::{MedIndex, NameHit, Resolution};

@@ -101,12 +101,18 @@ pub enum ConditionStatus {
 impl ConditionStatus {
     /// Counts for `has`.
     pub fn is_current(self) -> bool {
-        matches!(self, ConditionStatus::Active | ConditionStatus::Recurrence | ConditionStatus::Relapse)
+        matches!(
+            self,
+            ConditionStatus::Active | ConditionStatus::Recurrence | ConditionStatus::Relapse
+        )
     }
 
     /// Counts for `had`.
     pub fn is_past_or_current(self) -> bool {
-        !matches!(self, ConditionStatus::Refuted | ConditionStatus::EnteredInError)
+        !matches!(
+            self,
+            ConditionStatus::Refuted | ConditionStatus::EnteredInError
+        )
     }
 }
 

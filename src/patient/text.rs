@@ -64,9 +64,18 @@ impl MedIndex {
     }
 
     /// Identifies an entry. `buf` is scratch space reused across calls.
-    pub fn resolve(&self, rxnorm: Option<&str>, atc: Option<&str>, text: &str, buf: &mut String) -> Resolution {
+    pub fn resolve(
+        &self,
+        rxnorm: Option<&str>,
+        atc: Option<&str>,
+        text: &str,
+        buf: &mut String,
+    ) -> Resolution {
         let mut res = Resolution::default();
-        fn by_code<'t>(table: &'t HashMap<String, Vec<DrugId>>, code: Option<&str>) -> Option<&'t Vec<DrugId>> {
+        fn by_code<'t>(
+            table: &'t HashMap<String, Vec<DrugId>>,
+            code: Option<&str>,
+        ) -> Option<&'t Vec<DrugId>> {
             code.and_then(|c| table.get(c.trim()))
         }
         if let Some(drugs) = by_code(&self.rxnorm, rxnorm) {
@@ -109,7 +118,11 @@ impl MedIndex {
         }
     }
 
-    fn longest_name<'t>(&'t self, tokens: &[&str], key: &mut String) -> Option<(&'t NameHit, usize)> {
+    fn longest_name<'t>(
+        &'t self,
+        tokens: &[&str],
+        key: &mut String,
+    ) -> Option<(&'t NameHit, usize)> {
         for len in (1..=self.max_words.min(tokens.len())).rev() {
             key.clear();
             for (j, t) in tokens[..len].iter().enumerate() {
@@ -144,8 +157,9 @@ fn words(text: &str) -> Vec<&str> {
 /// A dose-form or route word, and the route it implies.
 fn form_route(word: &str) -> Option<Route> {
     let route = match word {
-        "tablet" | "tablets" | "tab" | "tabs" | "capsule" | "capsules" | "cap" | "caps" | "oral" | "orally" | "po"
-        | "suspension" | "granules" | "syrup" | "elixir" | "odt" | "chewable" | "caplet" | "softgel" => Route::Oral,
+        "tablet" | "tablets" | "tab" | "tabs" | "capsule" | "capsules" | "cap" | "caps"
+        | "oral" | "orally" | "po" | "suspension" | "granules" | "syrup" | "elixir" | "odt"
+        | "chewable" | "caplet" | "softgel" => Route::Oral,
         "intrathecal" | "intrathecally" => Route::Intrathecal,
         "transdermal" | "patch" => Route::Transdermal,
         "sublingual" => Route::Sublingual,
@@ -162,7 +176,9 @@ fn form_route(word: &str) -> Option<Route> {
 /// Words of strength, unit, salt, dose form and connectors: dropped from a name.
 fn is_noise(word: &str) -> bool {
     let b = word.as_bytes();
-    if b.first().is_some_and(|c| c.is_ascii_digit() || *c == b'#' || *c == b'.') {
+    if b.first()
+        .is_some_and(|c| c.is_ascii_digit() || *c == b'#' || *c == b'.')
+    {
         return true;
     }
     NOISE.binary_search(&word).is_ok()
@@ -170,15 +186,100 @@ fn is_noise(word: &str) -> bool {
 
 /// Sorted for binary search.
 const NOISE: &[&str] = &[
-    "%", "12hr", "24hr", "abuse", "acetate", "and", "besylate", "bitartrate", "bp", "bromide", "calcium",
-    "cartridge", "citrate", "cr", "d", "daily", "day", "decanoate", "delayed", "deterrent", "dihydrate",
-    "disintegrating", "dispersible", "dr", "drops", "ds", "ec", "enteric", "er", "extended", "film",
-    "fumarate", "g", "generic", "h", "hbr", "hcl", "hour", "hours", "hr", "hyclate", "hydrobromide",
-    "hydrochloride", "immediate", "in", "inj", "injectable", "injection", "ir", "iu", "kit", "la", "liquid",
-    "magnesium", "maleate", "mcg", "meq", "mesylate", "mg", "ml", "modified", "monohydrate", "napsylate",
-    "of", "orally", "pack", "packet", "pamoate", "pen", "per", "phosphate", "plus", "potassium", "powder",
-    "prefilled", "pump", "release", "sodium", "solution", "spray", "sr", "succinate", "sulfate", "syringe",
-    "system", "tartrate", "unit", "units", "usp", "vial", "w", "with", "xl", "xr",
+    "%",
+    "12hr",
+    "24hr",
+    "abuse",
+    "acetate",
+    "and",
+    "besylate",
+    "bitartrate",
+    "bp",
+    "bromide",
+    "calcium",
+    "cartridge",
+    "citrate",
+    "cr",
+    "d",
+    "daily",
+    "day",
+    "decanoate",
+    "delayed",
+    "deterrent",
+    "dihydrate",
+    "disintegrating",
+    "dispersible",
+    "dr",
+    "drops",
+    "ds",
+    "ec",
+    "enteric",
+    "er",
+    "extended",
+    "film",
+    "fumarate",
+    "g",
+    "generic",
+    "h",
+    "hbr",
+    "hcl",
+    "hour",
+    "hours",
+    "hr",
+    "hyclate",
+    "hydrobromide",
+    "hydrochloride",
+    "immediate",
+    "in",
+    "inj",
+    "injectable",
+    "injection",
+    "ir",
+    "iu",
+    "kit",
+    "la",
+    "liquid",
+    "magnesium",
+    "maleate",
+    "mcg",
+    "meq",
+    "mesylate",
+    "mg",
+    "ml",
+    "modified",
+    "monohydrate",
+    "napsylate",
+    "of",
+    "orally",
+    "pack",
+    "packet",
+    "pamoate",
+    "pen",
+    "per",
+    "phosphate",
+    "plus",
+    "potassium",
+    "powder",
+    "prefilled",
+    "pump",
+    "release",
+    "sodium",
+    "solution",
+    "spray",
+    "sr",
+    "succinate",
+    "sulfate",
+    "syringe",
+    "system",
+    "tartrate",
+    "unit",
+    "units",
+    "usp",
+    "vial",
+    "w",
+    "with",
+    "xl",
+    "xr",
 ];
 
 #[cfg(test)]
@@ -189,14 +290,30 @@ mod tests {
     fn program() -> Program {
         let drug = |name: &str, names: &[(&str, Option<Route>)], atc: &str| DrugDef {
             name: name.into(),
-            rxnorm: if name == "baclofen" { vec!["1292".into()] } else { Vec::new() },
+            rxnorm: if name == "baclofen" {
+                vec!["1292".into()]
+            } else {
+                Vec::new()
+            },
             atc: vec![atc.into()],
-            names: std::iter::once((name.replace('_', " "), None)).chain(names.iter().map(|(n, r)| (n.to_lowercase(), *r))).collect(),
+            names: std::iter::once((name.replace('_', " "), None))
+                .chain(names.iter().map(|(n, r)| (n.to_lowercase(), *r)))
+                .collect(),
             span: Default::default(),
         };
         Program {
             drugs: vec![
-                drug("baclofen", &[("Lioresal", None), ("Gablofen", Some(Route::Intrathecal)), ("Lioresal Intrathecal", Some(Route::Intrathecal)), ("Ozobax DS", None), ("Baclof", None)], "M03BX01"),
+                drug(
+                    "baclofen",
+                    &[
+                        ("Lioresal", None),
+                        ("Gablofen", Some(Route::Intrathecal)),
+                        ("Lioresal Intrathecal", Some(Route::Intrathecal)),
+                        ("Ozobax DS", None),
+                        ("Baclof", None),
+                    ],
+                    "M03BX01",
+                ),
                 drug("oxycodone", &[], "N02AA05"),
                 drug("acetaminophen", &[("paracetamol", None)], "N02BE01"),
                 drug("sodium_oxybate", &[], "N07XX04"),
@@ -211,7 +328,13 @@ mod tests {
 
     #[test]
     fn prescription_text_resolves_to_its_ingredient() {
-        for text in ["Baclofen 10 mg tablet", "LIORESAL 10MG TAB", "baclofen 5 mg/5 mL oral solution", "Baclof 10", "Ozobax DS 10 mg/5 mL"] {
+        for text in [
+            "Baclofen 10 mg tablet",
+            "LIORESAL 10MG TAB",
+            "baclofen 5 mg/5 mL oral solution",
+            "Baclof 10",
+            "Ozobax DS 10 mg/5 mL",
+        ] {
             let r = resolve(text);
             assert_eq!(r.drugs, vec![0], "{text}");
             assert!(r.leftover.is_empty(), "{text}: {:?}", r.leftover);
@@ -221,19 +344,34 @@ mod tests {
     #[test]
     fn combination_products_resolve_to_every_ingredient() {
         assert_eq!(resolve("oxycodone/acetaminophen 5-325").drugs, vec![1, 2]);
-        assert_eq!(resolve("Oxycodone HCl and Paracetamol tablets").drugs, vec![1, 2]);
+        assert_eq!(
+            resolve("Oxycodone HCl and Paracetamol tablets").drugs,
+            vec![1, 2]
+        );
     }
 
     #[test]
     fn brands_and_forms_imply_routes() {
-        assert_eq!(resolve("Gablofen 2000 mcg/mL").implied_route, Some(Route::Intrathecal));
-        assert_eq!(resolve("Lioresal Intrathecal 500 mcg/mL").implied_route, Some(Route::Intrathecal));
-        assert_eq!(resolve("Lioresal 10 mg tablet").implied_route, Some(Route::Oral));
+        assert_eq!(
+            resolve("Gablofen 2000 mcg/mL").implied_route,
+            Some(Route::Intrathecal)
+        );
+        assert_eq!(
+            resolve("Lioresal Intrathecal 500 mcg/mL").implied_route,
+            Some(Route::Intrathecal)
+        );
+        assert_eq!(
+            resolve("Lioresal 10 mg tablet").implied_route,
+            Some(Route::Oral)
+        );
     }
 
     #[test]
     fn salt_words_inside_a_known_name_are_kept() {
-        assert_eq!(resolve("Sodium oxybate 0.5 g/mL oral solution").drugs, vec![3]);
+        assert_eq!(
+            resolve("Sodium oxybate 0.5 g/mL oral solution").drugs,
+            vec![3]
+        );
     }
 
     #[test]
@@ -241,7 +379,10 @@ mod tests {
         assert!(resolve("Baclofin 10 mg tablet").drugs.is_empty());
         assert!(resolve("Zorblatin 20 mg tablet").drugs.is_empty());
         let partial = resolve("oxycodone/zorblatin 5 mg");
-        assert_eq!((partial.drugs, partial.leftover), (vec![1], vec!["zorblatin".to_string()]));
+        assert_eq!(
+            (partial.drugs, partial.leftover),
+            (vec![1], vec!["zorblatin".to_string()])
+        );
     }
 
     #[test]
@@ -251,7 +392,12 @@ mod tests {
 
     #[test]
     fn codes_win_over_text() {
-        let r = MedIndex::build(&program()).resolve(Some("1292"), None, "Muscle relaxer", &mut String::new());
+        let r = MedIndex::build(&program()).resolve(
+            Some("1292"),
+            None,
+            "Muscle relaxer",
+            &mut String::new(),
+        );
         assert_eq!((r.drugs, r.by), (vec![0], "rxnorm"));
     }
 }

@@ -44,9 +44,12 @@ pub fn parse_pack(id: SourceId, text: &str) -> (PackAst, Vec<Diagnostic>) {
         Err(d) => return (pack, vec![d]),
     };
     for item in items {
-        let cx = Cx { id, offset: item.offset };
-        if let Some(at) = split::too_deep(item.text, true) {
-            errors.push(cx.too_deep(at));
+        let cx = Cx {
+            id,
+            offset: item.offset,
+        };
+        if let Some((at, why)) = split::too_deep(item.text, true) {
+            errors.push(cx.too_deep(at, why));
             continue;
         }
         match RulesParser::parse(Rule::item, item.text) {
@@ -59,13 +62,18 @@ pub fn parse_pack(id: SourceId, text: &str) -> (PackAst, Vec<Diagnostic>) {
 
 /// Parses the expression inside a template hole `{...}`; `span` is the hole's text in its source.
 pub fn parse_hole(text: &str, span: Span) -> Result<Expr, Diagnostic> {
-    let cx = Cx { id: span.source, offset: span.start as usize };
-    if let Some(at) = split::too_deep(text, false) {
-        return Err(cx.too_deep(at));
+    let cx = Cx {
+        id: span.source,
+        offset: span.start as usize,
+    };
+    if let Some((at, why)) = split::too_deep(text, false) {
+        return Err(cx.too_deep(at, why));
     }
     match RulesParser::parse(Rule::template_hole, text) {
         Ok(mut pairs) => Ok(cx.expr(next(&mut next(&mut pairs).into_inner()))),
-        Err(e) => Err(cx.syntax_error(&e, text).with_help("a template hole holds one expression, such as {drugs(opioid)} or {lab(egfr)}")),
+        Err(e) => Err(cx.syntax_error(&e, text).with_help(
+            "a template hole holds one expression, such as {drugs(opioid)} or {lab(egfr)}",
+        )),
     }
 }
 
@@ -78,7 +86,10 @@ struct Cx {
 /// The next pair. The grammar guarantees its presence, so absence is a grammar bug; a dummy
 /// end-of-input pair would be worse, so this follows pest's own structure strictly.
 fn next<'i>(pairs: &mut Pairs<'i, Rule>) -> Pair<'i, Rule> {
-    #[expect(clippy::expect_used, reason = "the grammar guarantees the child exists")]
+    #[expect(
+        clippy::expect_used,
+        reason = "the grammar guarantees the child exists"
+    )]
     pairs.next().expect("grammar guarantees this child")
 }
 
@@ -88,8 +99,19 @@ fn children<'i>(pair: Pair<'i, Rule>) -> impl Iterator<Item = Pair<'i, Rule>> {
 }
 
 fn is_keyword(rule: Rule) -> bool {
-    matches!(rule, Rule::k_pack | Rule::k_version | Rule::k_use | Rule::k_drug | Rule::k_class
-        | Rule::k_condition | Rule::k_lab | Rule::k_rule | Rule::k_atc | Rule::EOI)
+    matches!(
+        rule,
+        Rule::k_pack
+            | Rule::k_version
+            | Rule::k_use
+            | Rule::k_drug
+            | Rule::k_class
+            | Rule::k_condition
+            | Rule::k_lab
+            | Rule::k_rule
+            | Rule::k_atc
+            | Rule::EOI
+    )
 }
 
 impl Cx {
@@ -99,13 +121,19 @@ impl Cx {
     }
 
     fn ident(&self, pair: Pair<'_, Rule>) -> Ident {
-        Ident { name: pair.as_str().to_string(), span: self.span(&pair) }
+        Ident {
+            name: pair.as_str().to_string(),
+            span: self.span(&pair),
+        }
     }
 
     fn string(&self, pair: Pair<'_, Rule>) -> Str {
         let span = self.span(&pair);
         let raw = pair.into_inner().next().map_or("", |p| p.as_str());
-        Str { value: unescape(raw), span }
+        Str {
+            value: unescape(raw),
+            span,
+        }
     }
 
     fn item(&self, mut pairs: Pairs<'_, Rule>, pack: &mut PackAst, errors: &mut Vec<Diagnostic>) {
@@ -114,9 +142,16 @@ impl Cx {
         match item.as_rule() {
             Rule::pack_decl => {
                 let mut c = children(item);
-                let header = PackHeader { name: self.ident(next_of(&mut c)), title: self.string(next_of(&mut c)), version: self.string(next_of(&mut c)) };
+                let header = PackHeader {
+                    name: self.ident(next_of(&mut c)),
+                    title: self.string(next_of(&mut c)),
+                    version: self.string(next_of(&mut c)),
+                };
                 if pack.header.is_some() {
-                    errors.push(Diagnostic::error("E011", span, "a second `pack` header in one file").with_help("one file is one pack"));
+                    errors.push(
+                        Diagnostic::error("E011", span, "a second `pack` header in one file")
+                            .with_help("one file is one pack"),
+                    );
                 } else {
                     pack.header = Some(header);
                 }
@@ -126,12 +161,18 @@ impl Cx {
             Rule::class_decl => {
                 let mut c = children(item);
                 let name = self.ident(next_of(&mut c));
-                pack.items.push(Item::Class(ClassDecl { name, expr: self.class_expr(next_of(&mut c)) }));
+                pack.items.push(Item::Class(ClassDecl {
+                    name,
+                    expr: self.class_expr(next_of(&mut c)),
+                }));
             }
             Rule::condition_decl => {
                 let mut c = children(item);
                 let name = self.ident(next_of(&mut c));
-                pack.items.push(Item::Condition(ConditionDecl { name, codes: c.map(|p| self.code_list(p)).collect() }));
+                pack.items.push(Item::Condition(ConditionDecl {
+                    name,
+                    codes: c.map(|p| self.code_list(p)).collect(),
+                }));
             }
             Rule::lab_decl => pack.items.push(Item::Lab(self.lab(item))),
             Rule::rule_decl => pack.items.push(Item::Rule(self.rule(item, span))),
@@ -142,19 +183,29 @@ impl Cx {
     fn code_list(&self, pair: Pair<'_, Rule>) -> CodeList {
         let mut c = children(pair);
         let field = self.ident(next_of(&mut c));
-        CodeList { field, values: c.map(|p| self.string(p)).collect() }
+        CodeList {
+            field,
+            values: c.map(|p| self.string(p)).collect(),
+        }
     }
 
     fn drug(&self, pair: Pair<'_, Rule>) -> DrugDecl {
         let mut c = children(pair);
         let name = self.ident(next_of(&mut c));
-        let mut drug = DrugDecl { name, codes: Vec::new(), brands: Vec::new() };
+        let mut drug = DrugDecl {
+            name,
+            codes: Vec::new(),
+            brands: Vec::new(),
+        };
         for field in c {
             let inner = next(&mut field.into_inner());
             if inner.as_rule() == Rule::code_list {
                 drug.codes.push(self.code_list(inner));
             } else {
-                let mut brand = BrandList { names: Vec::new(), route: None };
+                let mut brand = BrandList {
+                    names: Vec::new(),
+                    route: None,
+                };
                 for p in children(inner) {
                     match p.as_rule() {
                         Rule::string => brand.names.push(self.string(p)),
@@ -173,13 +224,20 @@ impl Cx {
                 let mut c = children(pair);
                 let base = self.class_expr(next_of(&mut c));
                 match c.next() {
-                    Some(except) => ClassExpr::Except(Box::new(base), Box::new(self.class_expr(except))),
+                    Some(except) => {
+                        ClassExpr::Except(Box::new(base), Box::new(self.class_expr(except)))
+                    }
                     None => base,
                 }
             }
             Rule::class_union => {
-                let mut terms: Vec<ClassExpr> = children(pair).map(|p| self.class_expr(p)).collect();
-                if terms.len() == 1 { terms.remove(0) } else { ClassExpr::Union(terms) }
+                let mut terms: Vec<ClassExpr> =
+                    children(pair).map(|p| self.class_expr(p)).collect();
+                if terms.len() == 1 {
+                    terms.remove(0)
+                } else {
+                    ClassExpr::Union(terms)
+                }
             }
             Rule::class_term => self.class_expr(next_of(&mut children(pair))),
             Rule::atc_prefix => ClassExpr::Atc(self.string(next_of(&mut children(pair)))),
@@ -190,7 +248,12 @@ impl Cx {
     fn lab(&self, pair: Pair<'_, Rule>) -> LabDecl {
         let mut c = children(pair);
         let name = self.ident(next_of(&mut c));
-        let mut lab = LabDecl { name, codes: Vec::new(), unit: None, within: None };
+        let mut lab = LabDecl {
+            name,
+            codes: Vec::new(),
+            unit: None,
+            within: None,
+        };
         for field in c {
             let inner = next(&mut field.into_inner());
             match inner.as_rule() {
@@ -234,11 +297,17 @@ impl Cx {
             .map_primary(|p| self.primary(p))
             .map_prefix(|op, rhs| {
                 let span = self.span(&op).to(rhs.span);
-                Expr { kind: ExprKind::Not(Box::new(rhs)), span }
+                Expr {
+                    kind: ExprKind::Not(Box::new(rhs)),
+                    span,
+                }
             })
             .map_infix(|lhs, op, rhs| {
                 let span = lhs.span.to(rhs.span);
-                Expr { kind: ExprKind::Binary(bin_op(op.as_rule()), Box::new(lhs), Box::new(rhs)), span }
+                Expr {
+                    kind: ExprKind::Binary(bin_op(op.as_rule()), Box::new(lhs), Box::new(rhs)),
+                    span,
+                }
             })
             .parse(pair.into_inner())
     }
@@ -254,7 +323,10 @@ impl Cx {
             }
             Rule::date => match Date::parse(pair.as_str()) {
                 Some(d) => ExprKind::Date(d),
-                None => ExprKind::Name(Ident { name: format!("invalid date {}", pair.as_str()), span }),
+                None => ExprKind::Name(Ident {
+                    name: format!("invalid date {}", pair.as_str()),
+                    span,
+                }),
             },
             Rule::quantity => return self.quantity(pair),
             Rule::boolean => ExprKind::Bool(pair.as_str() == "true"),
@@ -268,22 +340,39 @@ impl Cx {
         let mut c = pair.into_inner();
         let value = next(&mut c).as_str().parse().unwrap_or(f64::NAN);
         let unit = c.next().map(|u| self.ident(u));
-        Expr { kind: ExprKind::Number(value, unit), span }
+        Expr {
+            kind: ExprKind::Number(value, unit),
+            span,
+        }
     }
 
     fn arg(&self, pair: Pair<'_, Rule>) -> Arg {
         let mut c = pair.into_inner();
         let first = next(&mut c);
         match first.as_rule() {
-            Rule::arg_name => Arg { name: Some(self.ident(first)), value: self.expr(next(&mut c)) },
-            _ => Arg { name: None, value: self.expr(first) },
+            Rule::arg_name => Arg {
+                name: Some(self.ident(first)),
+                value: self.expr(next(&mut c)),
+            },
+            _ => Arg {
+                name: None,
+                value: self.expr(first),
+            },
         }
     }
 
-    fn too_deep(&self, at: usize) -> Diagnostic {
-        Diagnostic::error("E003", Span::new(self.id, self.offset + at, self.offset + at + 1),
-            format!("nesting deeper than {} levels", split::MAX_DEPTH))
-            .with_help("flatten the expression; a rule rarely needs more than a few levels")
+    fn too_deep(&self, at: usize, why: &str) -> Diagnostic {
+        let span = Span::new(self.id, self.offset + at, self.offset + at + 1);
+        if why == "operators" {
+            return Diagnostic::error("E003", span, format!("more than {} operators in one item", split::MAX_OPERATORS))
+                .with_help("split the condition into classes or several rules; a rule rarely needs more than a few dozen operators");
+        }
+        Diagnostic::error(
+            "E003",
+            span,
+            format!("nesting deeper than {} levels", split::MAX_DEPTH),
+        )
+        .with_help("flatten the expression; a rule rarely needs more than a few levels")
     }
 
     fn syntax_error(&self, e: &pest::error::Error<Rule>, text: &str) -> Diagnostic {
@@ -297,15 +386,30 @@ impl Cx {
             pest::error::ErrorVariant::ParsingError { positives, .. } => expected_list(positives),
             pest::error::ErrorVariant::CustomError { message } => message.clone(),
         };
-        let message = if found.is_empty() { format!("unexpected end of item; expected {expected}") } else { format!("unexpected `{found}`; expected {expected}") };
-        Diagnostic::error("E001", Span::new(self.id, self.offset + at, self.offset + end.min(text.len().max(at + 1))), message)
-            .with_label("here")
-            .with_help(syntax_help(&found))
+        let message = if found.is_empty() {
+            format!("unexpected end of item; expected {expected}")
+        } else {
+            format!("unexpected `{found}`; expected {expected}")
+        };
+        Diagnostic::error(
+            "E001",
+            Span::new(
+                self.id,
+                self.offset + at,
+                self.offset + end.min(text.len().max(at + 1)),
+            ),
+            message,
+        )
+        .with_label("here")
+        .with_help(syntax_help(&found))
     }
 }
 
 fn next_of<'i>(c: &mut impl Iterator<Item = Pair<'i, Rule>>) -> Pair<'i, Rule> {
-    #[expect(clippy::expect_used, reason = "the grammar guarantees the child exists")]
+    #[expect(
+        clippy::expect_used,
+        reason = "the grammar guarantees the child exists"
+    )]
     c.next().expect("grammar guarantees this child")
 }
 
@@ -345,8 +449,15 @@ fn unescape(raw: &str) -> String {
 fn found_token(text: &str, at: usize) -> String {
     let rest = text.get(at..).unwrap_or("");
     let rest = rest.trim_end();
-    let word: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-    if word.is_empty() { rest.chars().next().map(String::from).unwrap_or_default() } else { word }
+    let word: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    if word.is_empty() {
+        rest.chars().next().map(String::from).unwrap_or_default()
+    } else {
+        word
+    }
 }
 
 fn expected_list(rules: &[Rule]) -> String {
@@ -368,15 +479,41 @@ fn describe(rule: Rule) -> &'static str {
         Rule::unit => "a unit",
         Rule::date => "a date",
         Rule::expr | Rule::paren | Rule::call | Rule::boolean | Rule::op_not => "an expression",
-        Rule::op_or | Rule::op_and | Rule::op_lt | Rule::op_le | Rule::op_gt | Rule::op_ge | Rule::op_eq
-        | Rule::op_ne | Rule::op_add | Rule::op_sub => "an operator",
-        Rule::severity_f | Rule::when_f | Rule::unless_f | Rule::downgrade_f | Rule::summary_f | Rule::message_f
-        | Rule::advise_f | Rule::cite_f | Rule::supersedes_f | Rule::override_f => "a rule field",
+        Rule::op_or
+        | Rule::op_and
+        | Rule::op_lt
+        | Rule::op_le
+        | Rule::op_gt
+        | Rule::op_ge
+        | Rule::op_eq
+        | Rule::op_ne
+        | Rule::op_add
+        | Rule::op_sub => "an operator",
+        Rule::severity_f
+        | Rule::when_f
+        | Rule::unless_f
+        | Rule::downgrade_f
+        | Rule::summary_f
+        | Rule::message_f
+        | Rule::advise_f
+        | Rule::cite_f
+        | Rule::supersedes_f
+        | Rule::override_f => "a rule field",
         Rule::drug_field | Rule::code_list | Rule::brand_field | Rule::field_name => "a drug field",
         Rule::lab_field | Rule::lab_unit | Rule::lab_within => "a lab field",
-        Rule::class_term | Rule::class_union | Rule::class_expr | Rule::atc_prefix | Rule::k_atc => "a class member",
+        Rule::class_term
+        | Rule::class_union
+        | Rule::class_expr
+        | Rule::atc_prefix
+        | Rule::k_atc => "a class member",
         Rule::EOI => "the end of the item",
-        Rule::k_pack | Rule::k_use | Rule::k_drug | Rule::k_class | Rule::k_condition | Rule::k_lab | Rule::k_rule => "a declaration (pack, use, drug, class, condition, lab, rule)",
+        Rule::k_pack
+        | Rule::k_use
+        | Rule::k_drug
+        | Rule::k_class
+        | Rule::k_condition
+        | Rule::k_lab
+        | Rule::k_rule => "a declaration (pack, use, drug, class, condition, lab, rule)",
         Rule::k_version => "`version`",
         _ => "something else",
     }
@@ -390,7 +527,8 @@ fn syntax_help(found: &str) -> String {
         "||" | "|" => "write `or` (`|` is only for class members)".into(),
         "!" => "write `not`".into(),
         "=" => "compare with `==`".into(),
-        "severity" | "when" | "unless" | "downgrade" | "summary" | "message" | "advise" | "cite" | "supersedes" | "override" => {
+        "severity" | "when" | "unless" | "downgrade" | "summary" | "message" | "advise"
+        | "cite" | "supersedes" | "override" => {
             "the expression before this field is incomplete: is a `)` or an operand missing?".into()
         }
         _ => "see docs/language.md for the syntax".into(),
@@ -409,14 +547,20 @@ mod tests {
 
     fn when_of(src: &str) -> Expr {
         let pack = parse_ok(&format!("rule r {{\n  when {src}\n}}\n"));
-        let Some(Item::Rule(rule)) = pack.items.first() else { panic!("no rule") };
-        let Some(RuleField::When(e)) = rule.fields.first() else { panic!("no when") };
+        let Some(Item::Rule(rule)) = pack.items.first() else {
+            panic!("no rule")
+        };
+        let Some(RuleField::When(e)) = rule.fields.first() else {
+            panic!("no when")
+        };
         e.clone()
     }
 
     #[test]
     fn parses_a_header_uses_and_declarations() {
-        let pack = parse_ok("pack p \"P\" version \"1.0.0\"\nuse vocabulary\ndrug baclofen {\n  atc \"M03BX01\"\n  brand \"Gablofen\" route intrathecal\n}\nclass x = baclofen | atc \"N02A\" except y\n");
+        let pack = parse_ok(
+            "pack p \"P\" version \"1.0.0\"\nuse vocabulary\ndrug baclofen {\n  atc \"M03BX01\"\n  brand \"Gablofen\" route intrathecal\n}\nclass x = baclofen | atc \"N02A\" except y\n",
+        );
         assert_eq!(pack.header.map(|h| h.name.name), Some("p".into()));
         assert_eq!(pack.uses.len(), 1);
         assert_eq!(pack.items.len(), 2);
@@ -425,29 +569,50 @@ mod tests {
     #[test]
     fn and_binds_tighter_than_or_and_not_looser_than_comparison() {
         let e = when_of("taking(a) or taking(b) and not age >= 65");
-        let ExprKind::Binary(BinOp::Or, _, rhs) = e.kind else { panic!("{e:?}") };
-        let ExprKind::Binary(BinOp::And, _, not) = rhs.kind else { panic!() };
-        let ExprKind::Not(cmp) = not.kind else { panic!() };
+        let ExprKind::Binary(BinOp::Or, _, rhs) = e.kind else {
+            panic!("{e:?}")
+        };
+        let ExprKind::Binary(BinOp::And, _, not) = rhs.kind else {
+            panic!()
+        };
+        let ExprKind::Not(cmp) = not.kind else {
+            panic!()
+        };
         assert!(matches!(cmp.kind, ExprKind::Binary(BinOp::Ge, ..)));
     }
 
     #[test]
     fn units_stay_on_their_line_and_keywords_are_not_units() {
         let e = when_of("age >= 65 and lab(egfr) < 60 mL/min/1.73m2");
-        let ExprKind::Binary(BinOp::And, lhs, rhs) = e.kind else { panic!() };
-        let ExprKind::Binary(_, _, n) = lhs.kind else { panic!() };
+        let ExprKind::Binary(BinOp::And, lhs, rhs) = e.kind else {
+            panic!()
+        };
+        let ExprKind::Binary(_, _, n) = lhs.kind else {
+            panic!()
+        };
         assert_eq!(n.kind, ExprKind::Number(65.0, None));
-        let ExprKind::Binary(_, _, q) = rhs.kind else { panic!() };
+        let ExprKind::Binary(_, _, q) = rhs.kind else {
+            panic!()
+        };
         assert!(matches!(q.kind, ExprKind::Number(60.0, Some(ref u)) if u.name == "mL/min/1.73m2"));
     }
 
     #[test]
     fn named_arguments_and_date_arithmetic() {
         let e = when_of("daily_dose(baclofen, route: oral, on: as_of - 3 days) > 80 mg/day");
-        let ExprKind::Binary(BinOp::Gt, call, _) = e.kind else { panic!() };
-        let ExprKind::Call(f, args) = call.kind else { panic!() };
+        let ExprKind::Binary(BinOp::Gt, call, _) = e.kind else {
+            panic!()
+        };
+        let ExprKind::Call(f, args) = call.kind else {
+            panic!()
+        };
         assert_eq!(f.name, "daily_dose");
-        assert_eq!(args.iter().filter_map(|a| a.name.as_ref().map(|n| n.name.as_str())).collect::<Vec<_>>(), ["route", "on"]);
+        assert_eq!(
+            args.iter()
+                .filter_map(|a| a.name.as_ref().map(|n| n.name.as_str()))
+                .collect::<Vec<_>>(),
+            ["route", "on"]
+        );
     }
 
     #[test]
@@ -461,7 +626,11 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_refused_before_parsing() {
-        let deep = format!("rule r {{\n  when {}true{}\n}}\n", "(".repeat(10_000), ")".repeat(10_000));
+        let deep = format!(
+            "rule r {{\n  when {}true{}\n}}\n",
+            "(".repeat(10_000),
+            ")".repeat(10_000)
+        );
         let (_, errors) = parse_pack(0, &deep);
         assert_eq!(errors.iter().map(|e| e.code).collect::<Vec<_>>(), ["E003"]);
     }

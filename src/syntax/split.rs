@@ -4,14 +4,23 @@
 //! starts on a line whose first word is a top-level keyword, either at column 1 or outside any
 //! braces; a missing `}` therefore swallows at most the indented lines after it.
 
-use crate::diagnostic::{Diagnostic, Span, SourceId};
+use crate::diagnostic::{Diagnostic, SourceId, Span};
 
 /// Largest pack text accepted, in bytes.
 pub const MAX_SOURCE_BYTES: usize = 1 << 20;
 /// Deepest nesting of brackets accepted in one item or template hole.
 pub const MAX_DEPTH: usize = 64;
 
-const TOP_LEVEL: &[&str] = &["pack", "use", "drug", "class", "condition", "lab", "rule", "test"];
+const TOP_LEVEL: &[&str] = &[
+    "pack",
+    "use",
+    "drug",
+    "class",
+    "condition",
+    "lab",
+    "rule",
+    "test",
+];
 
 /// One top-level item's text and where it starts.
 #[derive(Debug, Clone, Copy)]
@@ -25,9 +34,15 @@ pub struct ItemText<'a> {
 /// Splits `source` into items. Fails when the source is too large.
 pub fn split(source: &str, id: SourceId) -> Result<Vec<ItemText<'_>>, Diagnostic> {
     if source.len() > MAX_SOURCE_BYTES {
-        return Err(Diagnostic::error("E002", Span::new(id, 0, 0), format!(
-            "the pack is {} bytes; the limit is {MAX_SOURCE_BYTES}", source.len()))
-            .with_help("split it into several packs"));
+        return Err(Diagnostic::error(
+            "E002",
+            Span::new(id, 0, 0),
+            format!(
+                "the pack is {} bytes; the limit is {MAX_SOURCE_BYTES}",
+                source.len()
+            ),
+        )
+        .with_help("split it into several packs"));
     }
     let mut starts = Vec::new();
     let mut depth: i64 = 0;
@@ -43,18 +58,26 @@ pub fn split(source: &str, id: SourceId) -> Result<Vec<ItemText<'_>>, Diagnostic
         offset += line.len();
     }
     let mut items = Vec::with_capacity(starts.len() + 1);
-    if starts.first().is_none_or(|&s| s > 0) && !is_blank(&source[..starts.first().copied().unwrap_or(source.len())]) {
+    if starts.first().is_none_or(|&s| s > 0)
+        && !is_blank(&source[..starts.first().copied().unwrap_or(source.len())])
+    {
         starts.insert(0, 0);
     }
     for (i, &start) in starts.iter().enumerate() {
         let end = starts.get(i + 1).copied().unwrap_or(source.len());
-        items.push(ItemText { text: &source[start..end], offset: start });
+        items.push(ItemText {
+            text: &source[start..end],
+            offset: start,
+        });
     }
     Ok(items)
 }
 
 fn starts_with_keyword(line: &str) -> bool {
-    let word: &str = line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap_or("");
+    let word: &str = line
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .next()
+        .unwrap_or("");
     TOP_LEVEL.contains(&word)
 }
 
@@ -98,25 +121,61 @@ fn for_each_code_char(text: &str, mut f: impl FnMut(char, usize)) {
     }
 }
 
-/// The byte offset at which bracket nesting in `text` first exceeds [`MAX_DEPTH`], if it does.
-/// Strings and comments are skipped when `code` is true (items), read when false (template holes).
-pub fn too_deep(text: &str, code: bool) -> Option<usize> {
+/// Most operators (`and`, `or`, `not`, comparisons, `+`, `-`) accepted in one item or template
+/// hole. Expressions are trees as deep as their operator chains, and every later stage walks
+/// them recursively: this bound keeps every walk far inside any thread's stack.
+pub const MAX_OPERATORS: usize = 256;
+
+/// Where `text` first exceeds [`MAX_DEPTH`] bracket nesting or [`MAX_OPERATORS`] operators, and
+/// which limit it broke. Strings and comments are skipped when `code` is true (items), read when
+/// false (template holes).
+pub fn too_deep(text: &str, code: bool) -> Option<(usize, &'static str)> {
     let mut depth = 0usize;
+    let mut operators = 0usize;
     let mut at = None;
+    let mut word = String::new();
+    let mut prev = ' ';
+    let bytes = text.as_bytes();
     let mut visit = |c: char, i: usize| {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            word.push(c);
+        } else {
+            if matches!(word.as_str(), "and" | "or" | "not") {
+                operators += 1;
+            }
+            word.clear();
+        }
         match c {
             '(' | '{' | '[' => depth += 1,
             ')' | '}' | ']' => depth = depth.saturating_sub(1),
+            '<' | '>' | '!' | '+' => operators += 1,
+            '=' if prev != '<' && prev != '>' && prev != '!' && prev != '=' => operators += 1,
+            '-' if prev.is_whitespace()
+                && bytes.get(i + 1).is_some_and(u8::is_ascii_whitespace) =>
+            {
+                operators += 1
+            }
             _ => {}
         }
-        if depth > MAX_DEPTH && at.is_none() {
-            at = Some(i);
+        prev = c;
+        if at.is_none() {
+            if depth > MAX_DEPTH {
+                at = Some((i, "brackets"));
+            } else if operators > MAX_OPERATORS {
+                at = Some((i, "operators"));
+            }
         }
     };
     if code {
-        for_each_code_char(text, visit);
+        for_each_code_char(text, &mut visit);
     } else {
         text.char_indices().for_each(|(i, c)| visit(c, i));
+    }
+    if at.is_none()
+        && matches!(word.as_str(), "and" | "or" | "not")
+        && operators + 1 > MAX_OPERATORS
+    {
+        at = Some((text.len().saturating_sub(1), "operators"));
     }
     at
 }
@@ -126,19 +185,27 @@ mod tests {
     use super::*;
 
     fn texts(source: &str) -> Vec<&str> {
-        split(source, 0).unwrap().iter().map(|i| i.text.trim()).collect()
+        split(source, 0)
+            .unwrap()
+            .iter()
+            .map(|i| i.text.trim())
+            .collect()
     }
 
     #[test]
     fn splits_at_top_level_keywords() {
-        let src = "pack a \"A\" version \"1\"\nuse vocabulary\n\nrule x {\n  when true\n}\nrule y {\n}\n";
+        let src =
+            "pack a \"A\" version \"1\"\nuse vocabulary\n\nrule x {\n  when true\n}\nrule y {\n}\n";
         assert_eq!(texts(src).len(), 4);
     }
 
     #[test]
     fn a_missing_brace_does_not_swallow_the_next_item_at_column_one() {
         let src = "rule x {\n  when (\nrule y {\n  severity major\n}\n";
-        assert_eq!(texts(src), vec!["rule x {\n  when (", "rule y {\n  severity major\n}"]);
+        assert_eq!(
+            texts(src),
+            vec!["rule x {\n  when (", "rule y {\n  severity major\n}"]
+        );
     }
 
     #[test]
@@ -155,8 +222,25 @@ mod tests {
     #[test]
     fn nesting_is_measured_outside_strings() {
         let deep = format!("{}{}", "(".repeat(MAX_DEPTH + 1), ")".repeat(MAX_DEPTH + 1));
-        assert_eq!(too_deep(&deep, true), Some(MAX_DEPTH));
+        assert_eq!(too_deep(&deep, true), Some((MAX_DEPTH, "brackets")));
         assert_eq!(too_deep(&format!("\"{deep}\""), true), None);
+    }
+
+    #[test]
+    fn operator_chains_are_bounded() {
+        let chain = |n: usize, op: &str| {
+            (0..n)
+                .map(|i| format!("age > {i}"))
+                .collect::<Vec<_>>()
+                .join(op)
+        };
+        assert_eq!(too_deep(&chain(100, " or "), true), None);
+        assert!(too_deep(&chain(200, " or "), true).is_some_and(|(_, why)| why == "operators"));
+        assert!(too_deep(&"not ".repeat(MAX_OPERATORS + 1), true).is_some());
+        assert_eq!(
+            too_deep("as_of - 3 days and 2026-11-01 > as_of", true),
+            None
+        );
     }
 
     #[test]

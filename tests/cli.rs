@@ -1,0 +1,237 @@
+//! The `rxguard` binary: its output on the example patients, exit codes, bad input, and
+//! byte-identical output whatever the thread count and chunk size.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn rxguard(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rxguard"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Feed standard input from another thread, so a large input cannot deadlock against a full
+    // standard output pipe.
+    let writer = stdin.map(|input| {
+        let mut pipe = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&input);
+        })
+    });
+    let out = child.wait_with_output().unwrap();
+    if let Some(w) = writer {
+        w.join().unwrap();
+    }
+    out
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+#[test]
+fn check_prints_findings_for_the_example_patients() {
+    let out = rxguard(
+        &["check", "examples/patients.ndjson", "--as-of", "2026-11-01"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    insta::assert_snapshot!(text(&out.stdout));
+}
+
+#[test]
+fn fail_on_turns_a_severity_into_exit_code_one() {
+    let out = rxguard(
+        &[
+            "check",
+            "examples/patients.ndjson",
+            "--as-of",
+            "2026-11-01",
+            "--fail-on",
+            "contraindicated",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let quiet =
+        b"{\"id\":\"q\",\"age\":40,\"medications\":[{\"text\":\"Metformin 500 mg tablet\"}]}\n";
+    let out = rxguard(
+        &["check", "-", "--as-of", "2026-11-01", "--fail-on", "minor"],
+        Some(quiet),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+}
+
+#[test]
+fn a_broken_line_is_reported_by_number_and_the_rest_is_checked() {
+    let good = std::fs::read_to_string("examples/patients.ndjson").unwrap();
+    let mut lines: Vec<&str> = good.lines().take(6).collect();
+    lines.insert(3, "{\"id\": \"broken\", \"medications\": [");
+    lines.insert(5, "{\"id\": \"typo\", \"medicatons\": []}");
+    let input = lines.join("\n") + "\n";
+    let out = rxguard(
+        &["check", "-", "--as-of", "2026-11-01", "--format", "ndjson"],
+        Some(input.as_bytes()),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a rejected record makes the exit code 2"
+    );
+    let records: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 8);
+    let errors: Vec<(u64, &str)> = records
+        .iter()
+        .filter(|r| r.get("error").is_some())
+        .map(|r| (r["line"].as_u64().unwrap(), r["error"].as_str().unwrap()))
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_eq!(errors[0].0, 4);
+    assert!(errors[0].1.contains("EOF"), "{}", errors[0].1);
+    assert_eq!(errors[1].0, 6);
+    assert!(
+        errors[1].1.contains("unknown field `medicatons`"),
+        "{}",
+        errors[1].1
+    );
+    let summary: serde_json::Value = serde_json::from_str(text(&out.stderr).trim()).unwrap();
+    assert_eq!(summary["summary"]["records_read"], 8);
+    assert_eq!(summary["summary"]["evaluated"], 6);
+    assert_eq!(summary["summary"]["rejected"], 2);
+}
+
+#[test]
+fn lint_reports_three_separate_mistakes_with_positions() {
+    let out = rxguard(&["lint", "tests/data/bad_packs/three_mistakes.rules"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    for position in [
+        "three_mistakes.rules:19:3",
+        "three_mistakes.rules:27:37",
+        "three_mistakes.rules:36:33",
+    ] {
+        assert!(err.contains(position), "missing {position} in\n{err}");
+    }
+    insta::assert_snapshot!(err);
+}
+
+#[test]
+fn lint_accepts_the_bundled_packs() {
+    let out = rxguard(&["lint", "rules"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
+fn graph_prints_dot_with_shared_nodes() {
+    let out = rxguard(&["graph"], None);
+    let dot = text(&out.stdout);
+    assert!(dot.starts_with("digraph rxguard {"));
+    assert!(dot.contains("rule baclofen_with_cns_depressant"));
+    assert!(
+        dot.contains("fillcolor"),
+        "hash-consed nodes shared by several rules are drawn filled"
+    );
+}
+
+#[test]
+fn usage_errors_exit_with_two() {
+    assert_eq!(
+        rxguard(&["check", "--as-of", "yesterday"], None)
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        rxguard(&["check", "no/such/file.ndjson"], None)
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        rxguard(
+            &[
+                "check",
+                "--rules",
+                "tests/data/bad_packs/missing_cite.rules",
+                "examples/patients.ndjson"
+            ],
+            None
+        )
+        .status
+        .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn output_is_identical_whatever_the_threads_and_chunk_size() {
+    let generated = rxguard(&["gen", "--patients", "10000", "--seed", "7"], None);
+    assert_eq!(
+        generated.stdout.iter().filter(|&&b| b == b'\n').count(),
+        10_000
+    );
+    let run = |threads: &str, chunk: &str| {
+        let out = rxguard(
+            &[
+                "check",
+                "-",
+                "--as-of",
+                "2026-11-01",
+                "--format",
+                "ndjson",
+                "--threads",
+                threads,
+                "--chunk-size",
+                chunk,
+            ],
+            Some(&generated.stdout),
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        out.stdout
+    };
+    let reference = run("1", "1000");
+    for (threads, chunk) in [("2", "1000"), ("1", "1"), ("2", "1"), ("2", "7")] {
+        assert!(
+            run(threads, chunk) == reference,
+            "threads {threads}, chunk {chunk} differ"
+        );
+    }
+    let findings = text(&reference).matches("\"rule\":").count();
+    assert!(
+        findings > 1000,
+        "the generated patients exercise the rules ({findings} findings)"
+    );
+}
+
+#[test]
+fn a_single_pretty_printed_record_is_read_whole() {
+    let out = rxguard(
+        &[
+            "check",
+            "tests/data/patients/baclofen_oral_85mg.json",
+            "--as-of",
+            "2026-11-01",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["summary"]["records_read"], 1);
+    assert_eq!(
+        doc["records"][0]["report"]["findings"][0]["rule"],
+        "baclofen_oral_above_max_dose"
+    );
+}

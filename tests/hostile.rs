@@ -1,0 +1,131 @@
+//! Hostile input: rule packs and patient records built to crash, hang or confuse the engine.
+//! Each must end in diagnostics or a rejected record, never a panic or a hang.
+
+use proptest::prelude::*;
+use rxguard::Engine;
+use rxguard::date::Date;
+use rxguard::eval::Scratch;
+
+fn compile(text: &str) -> Result<Engine, rxguard::diagnostic::Diagnostics> {
+    Engine::from_sources([("hostile.rules".to_string(), text.to_string())])
+}
+
+#[test]
+fn deep_nesting_in_every_position_is_refused() {
+    let depth = 100_000;
+    let cases = [
+        format!(
+            "pack p \"P\" version \"1\"\nrule r {{\n  when {}true{}\n}}\n",
+            "(".repeat(depth),
+            ")".repeat(depth)
+        ),
+        format!(
+            "pack p \"P\" version \"1\"\nrule r {{\n  when {}true\n}}\n",
+            "not ".repeat(depth)
+        ),
+        format!(
+            "pack p \"P\" version \"1\"\nclass c = {}x{}\n",
+            "(".repeat(depth),
+            ")".repeat(depth)
+        ),
+        format!(
+            "pack p \"P\" version \"1\"\nrule r {{\n  message \"{{{}}}\"\n}}\n",
+            "(".repeat(depth)
+        ),
+        format!(
+            "pack p \"P\" version \"1\"\nrule r {{\n  when {}true\n}}\n",
+            "(".repeat(depth)
+        ),
+    ];
+    for case in cases {
+        let d = compile(&case).expect_err("must be refused");
+        assert!(
+            d.items
+                .iter()
+                .any(|d| matches!(d.code, "E002" | "E003" | "E001")),
+            "{:?}",
+            d.items.iter().map(|d| d.code).collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn long_operator_chains_are_refused_and_reasonable_ones_accepted() {
+    let rule = |n: usize| {
+        let terms: Vec<String> = (0..n).map(|i| format!("age > {i}")).collect();
+        format!(
+            "pack p \"P\" version \"1\"\nrule r {{\n  severity minor\n  when {}\n  summary \"s\"\n  message \"m\"\n  cite \"c\"\n}}\n",
+            terms.join(" or ")
+        )
+    };
+    assert!(compile(&rule(100)).is_ok());
+    let d = compile(&rule(20_000)).expect_err("too many operators");
+    assert_eq!(d.items.iter().map(|d| d.code).collect::<Vec<_>>(), ["E003"]);
+}
+
+#[test]
+fn a_thousand_syntax_errors_are_all_reported() {
+    let text: String = std::iter::once("pack p \"P\" version \"1\"\n".to_string())
+        .chain((0..1000).map(|i| format!("rule r{i} {{\n  when (\n}}\n")))
+        .collect();
+    let d = compile(&text).expect_err("broken");
+    assert_eq!(d.items.iter().filter(|d| d.code == "E001").count(), 1000);
+}
+
+#[test]
+fn hostile_patient_records_are_rejected_not_fatal() {
+    let engine = Engine::bundled().unwrap();
+    let mut scratch = Scratch::default();
+    let as_of = Date::parse("2026-11-01").unwrap();
+    let deep = format!(
+        "{{\"id\":\"x\",\"medications\":{}{}}}",
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    let long_text = format!(
+        "{{\"id\":\"x\",\"medications\":[{{\"text\":\"{}\"}}]}}",
+        "baclofen ".repeat(100_000)
+    );
+    let cases = [
+        deep.as_str(),
+        "{\"id\":\"x\",\"birth_date\":\"0000-00-00\"}",
+        "{\"id\":\"x\",\"birth_date\":\"9999-12-31\"}",
+        "{\"id\":\"x\",\"labs\":[{\"loinc\":\"62238-1\",\"value\":1e999,\"unit\":\"mL/min/1.73m2\",\"date\":\"2026-01-01\"}]}",
+        "{\"id\":\"x\",\"medications\":[{\"text\":\"baclofen\",\"dose\":{\"value\":-5,\"unit\":\"mg\"},\"frequency\":\"tid\",\"start\":\"2026-02-30\"}]}",
+        "{\"id\":\"x\",\"age\":4294967296}",
+        "{\"id\":\"x\",\"medications\":[{\"text\":\"\\u0000\\ud800\"}]}",
+        "[]",
+        "null",
+        "",
+    ];
+    for case in cases {
+        let _ = engine.check_json(&mut scratch, case, as_of);
+    }
+    let report = engine.check_json(&mut scratch, &long_text, as_of).unwrap();
+    assert_eq!(report.patient, "x");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_pack_text_never_panics(text in "\\PC{0,400}") {
+        let _ = compile(&text);
+    }
+
+    #[test]
+    fn pack_shaped_noise_never_panics(body in prop::collection::vec(prop::sample::select(vec![
+        "rule", "r", "{", "}", "(", ")", "when", "taking", "and", "or", "not", "age", ">=", "65", "mg/day",
+        "\"s\"", "severity", "major", "class", "c", "=", "|", "except", "atc", "\"N02A\"", "drug", "x", ",", ":",
+        "route", "oral", "\n", "summary", "message", "\"{age}\"", "cite", "supersedes", "lab", "within", "14", "days",
+    ]), 0..120)) {
+        let text = format!("pack p \"P\" version \"1\"\n{}", body.join(" "));
+        let _ = compile(&text);
+    }
+
+    #[test]
+    fn arbitrary_patient_json_never_panics(json in "\\PC{0,300}") {
+        let engine = Engine::bundled().unwrap();
+        let _ = engine.check_json(&mut Scratch::default(), &json, Date::parse("2026-11-01").unwrap());
+    }
+}
