@@ -84,11 +84,34 @@ impl Summary {
         };
     }
 
+    /// Adds another summary's counts.
+    pub fn merge(&mut self, other: &Summary) {
+        self.records_read += other.records_read;
+        self.evaluated += other.evaluated;
+        self.rejected += other.rejected;
+        self.patients_with_findings += other.patients_with_findings;
+        self.findings.contraindicated += other.findings.contraindicated;
+        self.findings.major += other.findings.major;
+        self.findings.moderate += other.findings.moderate;
+        self.findings.minor += other.findings.minor;
+        self.data_gaps += other.data_gaps;
+        self.unrecognized += other.unrecognized;
+        self.worst = match (self.worst, other.worst) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+
     /// Total findings.
     pub fn total_findings(&self) -> usize {
         let c = &self.findings;
         c.contraindicated + c.major + c.moderate + c.minor
     }
+}
+
+thread_local! {
+    /// Each worker thread's evaluation memory, reused across records and batches.
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
 /// How a batch runs.
@@ -105,7 +128,7 @@ pub struct BatchOptions<'p> {
 
 /// Checks every record of `input`, calling `format` on each result (in parallel) and writing
 /// what it returns to `out` in input order. Returns the summary.
-pub fn run<R: BufRead, W: Write>(
+pub fn run<R: BufRead + Send, W: Write>(
     engine: &Engine,
     name: &str,
     mut input: R,
@@ -130,45 +153,102 @@ pub fn run<R: BufRead, W: Write>(
         first.push_str(&rest);
         return document(engine, name, line_no, &first, options, format, out, summary);
     }
-    let mut chunk: Vec<(usize, String)> = vec![(line_no, first)];
     let size = options.chunk_size.max(1);
-    loop {
-        while chunk.len() < size {
-            let mut line = String::new();
-            if input.read_line(&mut line)? == 0 {
-                break;
-            }
-            line_no += 1;
-            if !line.trim().is_empty() {
-                chunk.push((line_no, line));
-            }
-        }
-        if chunk.is_empty() {
-            return Ok(());
-        }
-        let check_chunk = || -> Vec<(String, RecordOutcome)> {
-            chunk
-                .par_iter()
-                .map_init(Scratch::default, |scratch, (line, text)| {
-                    let outcome = RecordOutcome {
-                        input: name.to_string(),
-                        line: *line,
-                        result: engine.check_json(scratch, text, options.as_of),
-                    };
-                    (format(&outcome), outcome)
-                })
-                .collect()
+    let mut current = Chunk {
+        lines: vec![(line_no, first)],
+        used: 1,
+    };
+    current.fill(&mut input, size, &mut line_no)?;
+    let mut next = Chunk::default();
+    while current.used > 0 {
+        // Read the next chunk while this one is checked.
+        next.used = 0;
+        let mut work = || {
+            rayon::join(
+                || next.fill(&mut input, size, &mut line_no),
+                || {
+                    check_chunk(
+                        engine,
+                        name,
+                        &current.lines[..current.used],
+                        options.as_of,
+                        format,
+                    )
+                },
+            )
         };
-        let results = match options.pool {
-            Some(pool) => pool.install(check_chunk),
-            None => check_chunk(),
+        let (read, results) = match options.pool {
+            Some(pool) => pool.install(work),
+            None => work(),
         };
-        for (text, outcome) in &results {
-            summary.add(outcome);
+        for (text, counted) in &results {
+            summary.merge(counted);
             out.write_all(text.as_bytes())?;
         }
-        chunk.clear();
+        read?;
+        std::mem::swap(&mut current, &mut next);
     }
+    Ok(())
+}
+
+/// Lines of one chunk, with their line numbers. Buffers are kept from one chunk to the next,
+/// so reading allocates only while the longest line grows.
+#[derive(Default)]
+struct Chunk {
+    lines: Vec<(usize, String)>,
+    used: usize,
+}
+
+impl Chunk {
+    /// Reads non-blank lines after those it holds until it holds `size` (or the input ends).
+    fn fill(
+        &mut self,
+        input: &mut impl BufRead,
+        size: usize,
+        line_no: &mut usize,
+    ) -> io::Result<()> {
+        while self.used < size {
+            if self.used == self.lines.len() {
+                self.lines.push((0, String::new()));
+            }
+            let (no, line) = &mut self.lines[self.used];
+            line.clear();
+            if input.read_line(line)? == 0 {
+                break;
+            }
+            *line_no += 1;
+            *no = *line_no;
+            if !line.trim().is_empty() {
+                self.used += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks and formats one chunk in parallel, keeping input order.
+fn check_chunk(
+    engine: &Engine,
+    name: &str,
+    lines: &[(usize, String)],
+    as_of: Date,
+    format: &(dyn Fn(&RecordOutcome) -> String + Sync),
+) -> Vec<(String, Summary)> {
+    lines
+        .par_iter()
+        .map(|(line, text)| {
+            SCRATCH.with_borrow_mut(|scratch| {
+                let outcome = RecordOutcome {
+                    input: name.to_string(),
+                    line: *line,
+                    result: engine.check_json(scratch, text, as_of),
+                };
+                let mut counted = Summary::default();
+                counted.add(&outcome);
+                (format(&outcome), counted)
+            })
+        })
+        .collect()
 }
 
 /// A first line that is a whole JSON object (even a broken one) starts NDJSON; a pretty-printed

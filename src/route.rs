@@ -78,8 +78,9 @@ impl Route {
 
     /// The route a record writes, with the usual abbreviations, case-insensitive.
     pub fn from_record(written: &str) -> Option<Route> {
-        let key = written.trim().to_ascii_lowercase();
-        let route = match key.as_str() {
+        let mut buf = [0; 32];
+        let key = crate::key::ascii_key(written, b"", &mut buf)?;
+        let route = match key {
             "po" | "by mouth" | "orally" | "enteral" | "per os" => Route::Oral,
             "it" | "intrathecal pump" => Route::Intrathecal,
             "iv" => Route::Intravenous,
@@ -90,7 +91,7 @@ impl Route {
             "pr" => Route::Rectal,
             "inhalation" | "inh" => Route::Inhaled,
             "intranasal" => Route::Nasal,
-            _ => return Route::from_rule_name(&key),
+            _ => return Route::from_rule_name(key),
         };
         Some(route)
     }

@@ -143,31 +143,28 @@ pub fn lookup(token: &str) -> Option<Unit> {
 /// Units as patients' records write them (case and UCUM spellings vary), to canonical factor.
 /// Returns `None` for a unit that cannot be converted, which the caller reports.
 pub fn lookup_record_unit(written: &str) -> Option<Unit> {
-    let key: String = written
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect::<String>()
-        .to_ascii_lowercase();
-    let token = match key.as_str() {
+    let mut buf = [0; 32];
+    let key = crate::key::ascii_key(written, b" \t", &mut buf)?;
+    let token = match key {
         "mg" => "mg",
         "g" | "gm" => "g",
-        "mcg" | "ug" | "µg" | "μg" => "mcg",
+        "mcg" | "ug" => "mcg",
         "mg/day" | "mg/d" | "mg/24h" => "mg/day",
-        "mcg/day" | "ug/day" | "mcg/d" | "ug/d" | "µg/day" | "mcg/24h" | "ug/24h" => "mcg/day",
+        "mcg/day" | "ug/day" | "mcg/d" | "ug/d" | "mcg/24h" | "ug/24h" => "mcg/day",
         "ml/min" => "mL/min",
         "ml/min/1.73m2" | "ml/min/{1.73_m2}" | "ml/min/1.73m^2" | "ml/min/1.73" | "ml/min/bsa" => {
             "mL/min/1.73m2"
         }
         "mg/dl" => "mg/dL",
         "kg" => "kg",
-        _ => return umol_creatinine(&key),
+        _ => return umol_creatinine(key),
     };
     lookup(token)
 }
 
 /// Serum creatinine in µmol/L converts to mg/dL by its molar mass (1 mg/dL = 88.42 µmol/L).
 fn umol_creatinine(key: &str) -> Option<Unit> {
-    matches!(key, "umol/l" | "µmol/l" | "μmol/l").then_some(Unit {
+    matches!(key, "umol/l").then_some(Unit {
         token: "umol/L",
         dimension: Dimension::Concentration,
         factor: 1.0 / 88.42,

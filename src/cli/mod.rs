@@ -243,7 +243,7 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
     }
     let mut first = true;
     for file in &files {
-        let reader: Box<dyn BufRead> = if file == "-" {
+        let reader: Box<dyn BufRead + Send> = if file == "-" {
             Box::new(io::BufReader::new(io::stdin()))
         } else {
             Box::new(io::BufReader::with_capacity(
@@ -295,21 +295,30 @@ fn render_record(format: Format, style: text::Style, o: &RecordOutcome) -> Strin
     match format {
         Format::Text => text::record(o, style),
         Format::Json | Format::Ndjson => {
-            let value = match &o.result {
-                Ok(report) => {
-                    serde_json::json!({ "input": o.input, "line": o.line, "report": report })
-                }
-                Err(e) => {
-                    serde_json::json!({ "input": o.input, "line": o.line, "error": e.to_string() })
-                }
+            let record = RecordJson {
+                input: &o.input,
+                line: o.line,
+                report: o.result.as_ref().ok(),
+                error: o.result.as_ref().err().map(ToString::to_string),
             };
-            let mut s = value.to_string();
+            let mut s = serde_json::to_string(&record).unwrap_or_default();
             if format == Format::Ndjson {
                 s.push('\n');
             }
             s
         }
     }
+}
+
+/// One record in JSON output: its report, or the reason it was rejected.
+#[derive(serde::Serialize)]
+struct RecordJson<'a> {
+    input: &'a str,
+    line: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    report: Option<&'a rxguard::report::PatientReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
 /// Writes records, putting commas between them inside the JSON array.

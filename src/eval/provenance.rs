@@ -496,24 +496,28 @@ impl Cx<'_> {
 
     fn unrecognized(&self, outcomes: &[Outcome]) -> Vec<Unrecognized> {
         let mut out = Vec::new();
+        let mut could_change: Option<Vec<String>> = None;
         for m in &self.f.meds {
             if m.state == EntryState::Invisible
                 || (m.by != ResolvedBy::Unrecognized && m.leftover.is_empty())
             {
                 continue;
             }
-            let could_change = self
-                .g
-                .rules
-                .iter()
-                .enumerate()
-                .filter(|(r, rule)| {
-                    rule.reads_medications
-                        && !matches!(outcomes[*r], Outcome::Fired(_))
-                        && self.open_without_medications(rule.when) != Tri::False
+            let could_change = could_change
+                .get_or_insert_with(|| {
+                    self.g
+                        .rules
+                        .iter()
+                        .enumerate()
+                        .filter(|(r, rule)| {
+                            rule.reads_medications
+                                && !matches!(outcomes[*r], Outcome::Fired(_))
+                                && self.open_without_medications(rule.when) != Tri::False
+                        })
+                        .map(|(r, _)| self.g.program.rules[r].name.clone())
+                        .collect()
                 })
-                .map(|(r, _)| self.g.program.rules[r].name.clone())
-                .collect();
+                .clone();
             let identified = self
                 .f
                 .drugs_of(m)

@@ -47,8 +47,9 @@ impl DoseProblem {
 /// Administrations per day for a frequency as written, or `None` if it is not recognised.
 /// `continuous` is `Some(0.0)`: only a rate per day makes sense with it.
 pub fn frequency_per_day(written: &str) -> Option<f64> {
-    let key = written.trim().to_ascii_lowercase().replace(['.', ' '], "");
-    let per_day = match key.as_str() {
+    let mut buf = [0; 32];
+    let key = crate::key::ascii_key(written, b". ", &mut buf)?;
+    let per_day = match key {
         "qd" | "daily" | "oncedaily" | "od" | "q24h" | "qam" | "qpm" | "qhs" | "hs"
         | "atbedtime" | "qday" | "1xday" => 1.0,
         "bid" | "twicedaily" | "q12h" | "2xday" => 2.0,

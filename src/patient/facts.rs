@@ -178,7 +178,7 @@ pub struct PatientFacts {
     pub labs_provided: bool,
     /// Matched lab results.
     pub labs: Vec<LabFact>,
-    text_buf: String,
+    text_scratch: super::text::TextScratch,
 }
 
 /// A record that cannot be evaluated, with the field at fault.
@@ -266,14 +266,15 @@ impl PatientFacts {
             .as_deref()
             .map(|s| parse_date(s, || format!("medications[{i}].end")))
             .transpose()?;
+        let first = self.med_drugs.len();
         let res = vocab.index.resolve(
             m.rxnorm.as_deref(),
             m.atc.as_deref(),
             &m.text,
-            &mut self.text_buf,
+            &mut self.text_scratch,
+            &mut self.med_drugs,
         );
-        let first = self.med_drugs.len();
-        self.med_drugs.extend_from_slice(&res.drugs);
+        let ingredients = self.med_drugs.len() - first;
         let written_route = m.route.as_deref().map(Route::from_record);
         let route = written_route.flatten().or(res.implied_route);
         let by = match res.by {
@@ -282,7 +283,7 @@ impl PatientFacts {
             "name" => ResolvedBy::Name,
             _ => ResolvedBy::Unrecognized,
         };
-        let daily = dose::daily_dose(m.dose.as_ref(), m.frequency.as_deref(), res.drugs.len());
+        let daily = dose::daily_dose(m.dose.as_ref(), m.frequency.as_deref(), ingredients);
         Ok(MedFact {
             entry: i,
             drugs: first..self.med_drugs.len(),

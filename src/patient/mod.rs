@@ -11,4 +11,4 @@ pub use facts::{
     Bits, EntryState, LabFact, LabProblem, MedFact, PatientFacts, RecordError, ResolvedBy,
 };
 pub use model::*;
-pub use text::{MedIndex, NameHit, Resolution};
+pub use text::{MedIndex, NameHit, Resolution, TextScratch};

@@ -5,9 +5,9 @@
 //! strength, salt, dose form and connectors are dropped; any other word is left over. Nothing is
 //! matched approximately.
 
+use crate::fxhash::FxHashMap;
 use crate::ir::{DrugId, Program};
 use crate::route::Route;
-use std::collections::HashMap;
 
 /// What a known name resolves to.
 #[derive(Debug, Clone, Default)]
@@ -21,24 +21,30 @@ pub struct NameHit {
 /// Code and name lookup tables built once from the vocabulary.
 #[derive(Debug, Clone, Default)]
 pub struct MedIndex {
-    rxnorm: HashMap<String, Vec<DrugId>>,
-    atc: HashMap<String, Vec<DrugId>>,
-    names: HashMap<String, NameHit>,
-    /// The most words in one known name.
-    pub max_words: usize,
+    rxnorm: FxHashMap<String, Vec<DrugId>>,
+    atc: FxHashMap<String, Vec<DrugId>>,
+    names: FxHashMap<String, NameHit>,
+    /// For each word that starts a known name, the most words of a name it starts.
+    first_words: FxHashMap<String, usize>,
 }
 
-/// How an entry was identified.
+/// How an entry was identified (its ingredients go to the caller's list).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Resolution {
-    /// Ingredients found, in text order, without repeats.
-    pub drugs: Vec<DrugId>,
     /// How: "rxnorm", "atc", "name" or "" when not at all.
     pub by: &'static str,
     /// The route a brand or dose-form word implies.
     pub implied_route: Option<Route>,
     /// Words that are neither a known name nor a strength, salt, form or connector.
     pub leftover: Vec<String>,
+}
+
+/// Buffers reused from one entry to the next.
+#[derive(Debug, Clone, Default)]
+pub struct TextScratch {
+    lower: String,
+    words: Vec<(usize, usize)>,
+    key: String,
 }
 
 impl MedIndex {
@@ -53,9 +59,14 @@ impl MedIndex {
                 push_unique(index.atc.entry(code.clone()).or_default(), id);
             }
             for (name, route) in &drug.names {
-                let key = words(&name.to_lowercase()).join(" ");
-                index.max_words = index.max_words.max(key.split(' ').count());
-                let hit = index.names.entry(key).or_default();
+                let lower = name.to_lowercase();
+                let mut spans = Vec::new();
+                words(&lower, &mut spans);
+                let parts: Vec<&str> = spans.iter().map(|&(a, b)| &lower[a..b]).collect();
+                let Some(first) = parts.first() else { continue };
+                let longest = index.first_words.entry((*first).to_string()).or_default();
+                *longest = (*longest).max(parts.len());
+                let hit = index.names.entry(parts.join(" ")).or_default();
                 push_unique(&mut hit.drugs, id);
                 hit.route = hit.route.or(*route);
             }
@@ -63,44 +74,53 @@ impl MedIndex {
         index
     }
 
-    /// Identifies an entry. `buf` is scratch space reused across calls.
+    /// Identifies an entry, appending its ingredients to `drugs` (without repeats).
     pub fn resolve(
         &self,
         rxnorm: Option<&str>,
         atc: Option<&str>,
         text: &str,
-        buf: &mut String,
+        scratch: &mut TextScratch,
+        drugs: &mut Vec<DrugId>,
     ) -> Resolution {
+        let start = drugs.len();
         let mut res = Resolution::default();
         fn by_code<'t>(
-            table: &'t HashMap<String, Vec<DrugId>>,
+            table: &'t FxHashMap<String, Vec<DrugId>>,
             code: Option<&str>,
-        ) -> Option<&'t Vec<DrugId>> {
-            code.and_then(|c| table.get(c.trim()))
+        ) -> Option<&'t [DrugId]> {
+            code.and_then(|c| table.get(c.trim())).map(Vec::as_slice)
         }
-        if let Some(drugs) = by_code(&self.rxnorm, rxnorm) {
-            res.drugs.clone_from(drugs);
+        if let Some(found) = by_code(&self.rxnorm, rxnorm) {
+            drugs.extend_from_slice(found);
             res.by = "rxnorm";
-        } else if let Some(drugs) = by_code(&self.atc, atc) {
-            res.drugs.clone_from(drugs);
+        } else if let Some(found) = by_code(&self.atc, atc) {
+            drugs.extend_from_slice(found);
             res.by = "atc";
         }
-        self.resolve_text(text, buf, &mut res);
+        self.resolve_text(text, scratch, drugs, start, &mut res);
         res
     }
 
-    fn resolve_text(&self, text: &str, buf: &mut String, res: &mut Resolution) {
-        buf.clear();
-        buf.extend(text.chars().flat_map(char::to_lowercase));
-        let tokens = words(buf);
-        let mut key = String::new();
+    fn resolve_text(
+        &self,
+        text: &str,
+        s: &mut TextScratch,
+        drugs: &mut Vec<DrugId>,
+        start: usize,
+        res: &mut Resolution,
+    ) {
+        lowercase_into(text, &mut s.lower);
+        words(&s.lower, &mut s.words);
+        let by_code = drugs.len() > start;
         let mut i = 0;
-        let by_code = !res.drugs.is_empty();
-        while i < tokens.len() {
-            if let Some((hit, len)) = self.longest_name(&tokens[i..], &mut key) {
+        while i < s.words.len() {
+            if let Some((hit, len)) = self.longest_name(&s.lower, &s.words[i..], &mut s.key) {
                 if !by_code {
                     for &d in &hit.drugs {
-                        push_unique(&mut res.drugs, d);
+                        if !drugs[start..].contains(&d) {
+                            drugs.push(d);
+                        }
                     }
                     res.by = "name";
                 }
@@ -108,7 +128,8 @@ impl MedIndex {
                 i += len;
                 continue;
             }
-            let token = tokens[i];
+            let (a, b) = s.words[i];
+            let token = &s.lower[a..b];
             if let Some(route) = form_route(token) {
                 res.implied_route = res.implied_route.or(Some(route));
             } else if !is_noise(token) && !by_code {
@@ -118,24 +139,38 @@ impl MedIndex {
         }
     }
 
-    fn longest_name<'t>(
-        &'t self,
-        tokens: &[&str],
+    fn longest_name(
+        &self,
+        text: &str,
+        words: &[(usize, usize)],
         key: &mut String,
-    ) -> Option<(&'t NameHit, usize)> {
-        for len in (1..=self.max_words.min(tokens.len())).rev() {
+    ) -> Option<(&NameHit, usize)> {
+        let (a, b) = words[0];
+        let longest = *self.first_words.get(&text[a..b])?;
+        for len in (1..=longest.min(words.len())).rev() {
             key.clear();
-            for (j, t) in tokens[..len].iter().enumerate() {
+            for (j, &(a, b)) in words[..len].iter().enumerate() {
                 if j > 0 {
                     key.push(' ');
                 }
-                key.push_str(t);
+                key.push_str(&text[a..b]);
             }
             if let Some(hit) = self.names.get(key.as_str()) {
                 return Some((hit, len));
             }
         }
         None
+    }
+}
+
+/// Lower-cases into a reused buffer (ASCII fast path).
+fn lowercase_into(text: &str, buf: &mut String) {
+    buf.clear();
+    if text.is_ascii() {
+        buf.push_str(text);
+        buf.make_ascii_lowercase();
+    } else {
+        buf.extend(text.chars().flat_map(char::to_lowercase));
     }
 }
 
@@ -146,12 +181,33 @@ fn push_unique(v: &mut Vec<DrugId>, d: DrugId) {
 }
 
 /// Splits lower-cased text into words at whitespace and punctuation (a `/` or `-` between
-/// names separates a combination's ingredients; between digits it is part of a strength).
-fn words(text: &str) -> Vec<&str> {
-    text.split(|c: char| !(c.is_alphanumeric() || c == '.' || c == '%' || c == '#'))
-        .map(|w| w.trim_matches('.'))
-        .filter(|w| !w.is_empty())
-        .collect()
+/// names separates a combination's ingredients; between digits it is part of a strength), as
+/// byte ranges.
+fn words(text: &str, out: &mut Vec<(usize, usize)>) {
+    out.clear();
+    let mut start = None;
+    let is_word = |c: char| c.is_alphanumeric() || c == '.' || c == '%' || c == '#';
+    let mut push = |a: usize, b: usize| {
+        let w = &text[a..b];
+        let trimmed = w.trim_matches('.');
+        if !trimmed.is_empty() {
+            let lead = w.len() - w.trim_start_matches('.').len();
+            out.push((a + lead, a + lead + trimmed.len()));
+        }
+    };
+    for (i, c) in text.char_indices() {
+        match (is_word(c), start) {
+            (true, None) => start = Some(i),
+            (false, Some(a)) => {
+                push(a, i);
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(a) = start {
+        push(a, text.len());
+    }
 }
 
 /// A dose-form or route word, and the route it implies.
@@ -322,8 +378,16 @@ mod tests {
         }
     }
 
-    fn resolve(text: &str) -> Resolution {
-        MedIndex::build(&program()).resolve(None, None, text, &mut String::new())
+    fn resolve(text: &str) -> (Vec<DrugId>, Resolution) {
+        let mut drugs = Vec::new();
+        let res = MedIndex::build(&program()).resolve(
+            None,
+            None,
+            text,
+            &mut TextScratch::default(),
+            &mut drugs,
+        );
+        (drugs, res)
     }
 
     #[test]
@@ -335,17 +399,17 @@ mod tests {
             "Baclof 10",
             "Ozobax DS 10 mg/5 mL",
         ] {
-            let r = resolve(text);
-            assert_eq!(r.drugs, vec![0], "{text}");
+            let (drugs, r) = resolve(text);
+            assert_eq!(drugs, vec![0], "{text}");
             assert!(r.leftover.is_empty(), "{text}: {:?}", r.leftover);
         }
     }
 
     #[test]
     fn combination_products_resolve_to_every_ingredient() {
-        assert_eq!(resolve("oxycodone/acetaminophen 5-325").drugs, vec![1, 2]);
+        assert_eq!(resolve("oxycodone/acetaminophen 5-325").0, vec![1, 2]);
         assert_eq!(
-            resolve("Oxycodone HCl and Paracetamol tablets").drugs,
+            resolve("Oxycodone HCl and Paracetamol tablets").0,
             vec![1, 2]
         );
     }
@@ -353,34 +417,31 @@ mod tests {
     #[test]
     fn brands_and_forms_imply_routes() {
         assert_eq!(
-            resolve("Gablofen 2000 mcg/mL").implied_route,
+            resolve("Gablofen 2000 mcg/mL").1.implied_route,
             Some(Route::Intrathecal)
         );
         assert_eq!(
-            resolve("Lioresal Intrathecal 500 mcg/mL").implied_route,
+            resolve("Lioresal Intrathecal 500 mcg/mL").1.implied_route,
             Some(Route::Intrathecal)
         );
         assert_eq!(
-            resolve("Lioresal 10 mg tablet").implied_route,
+            resolve("Lioresal 10 mg tablet").1.implied_route,
             Some(Route::Oral)
         );
     }
 
     #[test]
     fn salt_words_inside_a_known_name_are_kept() {
-        assert_eq!(
-            resolve("Sodium oxybate 0.5 g/mL oral solution").drugs,
-            vec![3]
-        );
+        assert_eq!(resolve("Sodium oxybate 0.5 g/mL oral solution").0, vec![3]);
     }
 
     #[test]
     fn nothing_is_matched_approximately() {
-        assert!(resolve("Baclofin 10 mg tablet").drugs.is_empty());
-        assert!(resolve("Zorblatin 20 mg tablet").drugs.is_empty());
-        let partial = resolve("oxycodone/zorblatin 5 mg");
+        assert!(resolve("Baclofin 10 mg tablet").0.is_empty());
+        assert!(resolve("Zorblatin 20 mg tablet").0.is_empty());
+        let (drugs, partial) = resolve("oxycodone/zorblatin 5 mg");
         assert_eq!(
-            (partial.drugs, partial.leftover),
+            (drugs, partial.leftover),
             (vec![1], vec!["zorblatin".to_string()])
         );
     }
@@ -392,12 +453,14 @@ mod tests {
 
     #[test]
     fn codes_win_over_text() {
+        let mut drugs = Vec::new();
         let r = MedIndex::build(&program()).resolve(
             Some("1292"),
             None,
             "Muscle relaxer",
-            &mut String::new(),
+            &mut TextScratch::default(),
+            &mut drugs,
         );
-        assert_eq!((r.drugs, r.by), (vec![0], "rxnorm"));
+        assert_eq!((drugs, r.by), (vec![0], "rxnorm"));
     }
 }
