@@ -12,11 +12,11 @@
 //! antipsychotics and antidepressants among many common drugs), plus a few unrecognizable texts and
 //! doses in odd units.
 //!
-//! ```ignore
-//! // `gen` is a reserved keyword in edition 2024: the module is declared as `pub mod r#gen;`.
-//! let mut g = rxguard::r#gen::Generator::new(42);
-//! let line = g.patient(0); // {"id":"gen-42-0",...}
-//! for line in rxguard::r#gen::ndjson(1000, 42) { println!("{line}"); }
+//! ```
+//! let mut g = rxguard::synth::Generator::new(42);
+//! let line = g.patient(0);
+//! assert!(line.starts_with("{\"id\":\"gen-42-0\""));
+//! assert_eq!(rxguard::synth::ndjson(1000, 42).count(), 1000);
 //! ```
 
 use std::fmt::Write as _;
