@@ -92,6 +92,13 @@ impl SourceMap {
             .map(|(i, s)| (clamp_u32(i), s))
     }
 
+    /// `file:line` of a span's start, for pointing at a first declaration.
+    pub fn location(&self, span: Span) -> String {
+        let (line, _) = self.line_col(span.source, span.start);
+        let file = self.get(span.source).map_or("", |s| s.name.as_str());
+        format!("{file}:{line}")
+    }
+
     /// One-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, id: SourceId, offset: u32) -> (usize, usize) {
         let Some(source) = self.get(id) else {

@@ -300,12 +300,7 @@ impl<'s> Checker<'s> {
 
     fn declare_name(&mut self, pack: PackId, ident: &Ident, decl: Decl) {
         if let Some(first) = self.names.get(&ident.name) {
-            let (line, _) = self.sources.line_col(first.span.source, first.span.start);
-            let file = self
-                .sources
-                .get(first.span.source)
-                .map(|s| s.name.clone())
-                .unwrap_or_default();
+            let at = self.sources.location(first.span);
             self.error(
                 Diagnostic::error(
                     "E011",
@@ -314,7 +309,7 @@ impl<'s> Checker<'s> {
                 )
                 .with_label("second declaration")
                 .with_help(format!(
-                    "the first is {} at {file}:{line}; rename or remove one",
+                    "the first is {} at {at}; rename or remove one",
                     first.value.kind()
                 )),
             );
@@ -334,12 +329,7 @@ impl<'s> Checker<'s> {
         for item in items {
             let Item::Rule(rule) = item else { continue };
             if let Some(first) = self.rule_names.get(&rule.name.name) {
-                let (line, _) = self.sources.line_col(first.span.source, first.span.start);
-                let file = self
-                    .sources
-                    .get(first.span.source)
-                    .map(|s| s.name.clone())
-                    .unwrap_or_default();
+                let at = self.sources.location(first.span);
                 self.error(
                     Diagnostic::error(
                         "E011",
@@ -347,7 +337,7 @@ impl<'s> Checker<'s> {
                         format!("rule `{}` is declared twice", rule.name.name),
                     )
                     .with_help(format!(
-                        "the first is at {file}:{line}; rule names are unique across loaded packs"
+                        "the first is at {at}; rule names are unique across loaded packs"
                     )),
                 );
                 continue;

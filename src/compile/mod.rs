@@ -151,7 +151,8 @@ struct Builder {
     interned: HashMap<Node, NodeId>,
 }
 
-fn reads_medications(nodes: &[Node], n: NodeId) -> bool {
+/// Whether node `n` (or anything under it) reads the medication list.
+pub fn reads_medications(nodes: &[Node], n: NodeId) -> bool {
     let node = &nodes[n as usize];
     matches!(
         node,

@@ -553,7 +553,7 @@ impl Cx<'_> {
             Node::Not(_) => !child(),
             Node::And(..) => child().and(child()),
             Node::Or(..) => child().or(child()),
-            _ if self.reads_meds(n) => Tri::Unknown,
+            _ if crate::compile::reads_medications(&self.g.nodes, n) => Tri::Unknown,
             _ => self.plain(n).tri(),
         }
     }
@@ -573,20 +573,6 @@ impl Cx<'_> {
             }
             _ => predicates::leaf(node, self.f, &self.g.vocabulary, None),
         }
-    }
-
-    fn reads_meds(&self, n: NodeId) -> bool {
-        let node = &self.g.nodes[n as usize];
-        matches!(
-            node,
-            Node::Taking(_)
-                | Node::New(_)
-                | Node::Count(_)
-                | Node::DailyDose(..)
-                | Node::RouteIs(..)
-                | Node::Stopped(..)
-                | Node::Tapered(..)
-        ) || node.children().any(|c| self.reads_meds(c))
     }
 
     fn notes(&self) -> Vec<Note> {
