@@ -137,27 +137,38 @@ pub fn run<R: BufRead + Send, W: Write>(
     out: &mut W,
     summary: &mut Summary,
 ) -> io::Result<()> {
-    let mut first = String::new();
     let mut line_no = 0;
-    // Skip leading blank lines to find out whether this is NDJSON or one JSON document.
-    while first.trim().is_empty() {
-        first.clear();
-        if input.read_line(&mut first)? == 0 {
-            return Ok(());
+    // Up to two non-blank lines tell NDJSON (a whole object on a line) from one JSON document
+    // spread over lines (a pretty-printed record, or an array of records).
+    let mut head: Vec<(usize, Vec<u8>)> = Vec::new();
+    while head.len() < 2 && !head.first().is_some_and(|(_, l)| object_line(l)) {
+        let mut line = Vec::new();
+        if input.read_until(b'\n', &mut line)? == 0 {
+            break;
         }
         line_no += 1;
+        if !line.trim_ascii().is_empty() {
+            head.push((line_no, line));
+        }
     }
-    if !looks_like_ndjson(&first) {
-        let mut rest = String::new();
-        input.read_to_string(&mut rest)?;
-        first.push_str(&rest);
-        return document(engine, name, line_no, &first, options, format, out, summary);
+    let Some((first_line, first)) = head.first() else {
+        return Ok(());
+    };
+    let ndjson = object_line(first) || head.get(1).is_some_and(|(_, l)| object_line(l)) || {
+        let t = first.trim_ascii();
+        t.len() > 2 && t.starts_with(b"{") && t.ends_with(b"}")
+    };
+    if !ndjson {
+        let first_line = *first_line;
+        let mut text: Vec<u8> = head.into_iter().flat_map(|(_, l)| l).collect();
+        input.read_to_end(&mut text)?;
+        return document(
+            engine, name, first_line, &text, options, format, out, summary,
+        );
     }
     let size = options.chunk_size.max(1);
-    let mut current = Chunk {
-        lines: vec![(line_no, first)],
-        used: 1,
-    };
+    let used = head.len();
+    let mut current = Chunk { lines: head, used };
     current.fill(&mut input, size, &mut line_no)?;
     let mut next = Chunk::default();
     while current.used > 0 {
@@ -195,7 +206,7 @@ pub fn run<R: BufRead + Send, W: Write>(
 /// so reading allocates only while the longest line grows.
 #[derive(Default)]
 struct Chunk {
-    lines: Vec<(usize, String)>,
+    lines: Vec<(usize, Vec<u8>)>,
     used: usize,
 }
 
@@ -209,16 +220,16 @@ impl Chunk {
     ) -> io::Result<()> {
         while self.used < size {
             if self.used == self.lines.len() {
-                self.lines.push((0, String::new()));
+                self.lines.push((0, Vec::new()));
             }
             let (no, line) = &mut self.lines[self.used];
             line.clear();
-            if input.read_line(line)? == 0 {
+            if input.read_until(b'\n', line)? == 0 {
                 break;
             }
             *line_no += 1;
             *no = *line_no;
-            if !line.trim().is_empty() {
+            if !line.trim_ascii().is_empty() {
                 self.used += 1;
             }
         }
@@ -230,7 +241,7 @@ impl Chunk {
 fn check_chunk(
     engine: &Engine,
     name: &str,
-    lines: &[(usize, String)],
+    lines: &[(usize, Vec<u8>)],
     as_of: Date,
     format: &(dyn Fn(&RecordOutcome) -> String + Sync),
 ) -> Vec<(String, Summary)> {
@@ -241,7 +252,10 @@ fn check_chunk(
                 let outcome = RecordOutcome {
                     input: name.to_string(),
                     line: *line,
-                    result: engine.check_json(scratch, text, as_of),
+                    result: match std::str::from_utf8(text) {
+                        Ok(text) => engine.check_json(scratch, text, as_of),
+                        Err(e) => Err(not_utf8(&e)),
+                    },
                 };
                 let mut counted = Summary::default();
                 counted.add(&outcome);
@@ -251,12 +265,17 @@ fn check_chunk(
         .collect()
 }
 
-/// A first line that is a whole JSON object (even a broken one) starts NDJSON; a pretty-printed
-/// document's first line is only an opening bracket.
-fn looks_like_ndjson(first: &str) -> bool {
-    let t = first.trim();
-    serde_json::from_str::<serde::de::IgnoredAny>(t).is_ok()
-        || (t.len() > 2 && t.starts_with('{') && t.ends_with('}'))
+/// A line that holds one whole JSON object.
+fn object_line(line: &[u8]) -> bool {
+    line.trim_ascii().starts_with(b"{")
+        && serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok()
+}
+
+fn not_utf8(e: &std::str::Utf8Error) -> InputError {
+    InputError::Json(format!(
+        "the record is not valid UTF-8 (at byte {})",
+        e.valid_up_to()
+    ))
 }
 
 /// A whole file that is one JSON document: a patient, or an array of patients.
@@ -268,22 +287,34 @@ fn document<W: Write>(
     engine: &Engine,
     name: &str,
     line: usize,
-    text: &str,
+    bytes: &[u8],
     options: BatchOptions<'_>,
     format: &(dyn Fn(&RecordOutcome) -> String + Sync),
     out: &mut W,
     summary: &mut Summary,
 ) -> io::Result<()> {
     let mut scratch = Scratch::default();
-    let records: Vec<Result<PatientReport, InputError>> =
-        match serde_json::from_str::<Vec<&serde_json::value::RawValue>>(text) {
+    let records: Vec<(usize, Result<PatientReport, InputError>)> = match std::str::from_utf8(bytes)
+    {
+        Err(e) => vec![(line, Err(not_utf8(&e)))],
+        Ok(text) => match serde_json::from_str::<Vec<&serde_json::value::RawValue>>(text) {
+            // An array of records: each is reported at the line it starts on.
             Ok(items) => items
                 .iter()
-                .map(|raw| engine.check_json(&mut scratch, raw.get(), options.as_of))
+                .map(|raw| {
+                    let offset =
+                        (raw.get().as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
+                    let at = line + text.get(..offset).map_or(0, |t| t.matches('\n').count());
+                    (
+                        at,
+                        engine.check_json(&mut scratch, raw.get(), options.as_of),
+                    )
+                })
                 .collect(),
-            Err(_) => vec![engine.check_json(&mut scratch, text, options.as_of)],
-        };
-    for result in records {
+            Err(_) => vec![(line, engine.check_json(&mut scratch, text, options.as_of))],
+        },
+    };
+    for (line, result) in records {
         let outcome = RecordOutcome {
             input: name.to_string(),
             line,

@@ -38,9 +38,11 @@ impl Date {
         self.0
     }
 
-    /// The date `n` days later (earlier when negative).
+    /// The date `n` days later (earlier when negative), held within years 0 to 9999.
     pub fn add_days(self, n: i64) -> Date {
-        let days = (i64::from(self.0) + n).clamp(i64::from(i32::MIN / 2), i64::from(i32::MAX / 2));
+        const FIRST: i64 = -719_528; // 0000-01-01
+        const LAST: i64 = 2_932_896; // 9999-12-31
+        let days = i64::from(self.0).saturating_add(n).clamp(FIRST, LAST);
         Date(days as i32)
     }
 
@@ -153,6 +155,13 @@ mod tests {
         ] {
             assert_eq!(Date::parse(text), None, "{text}");
         }
+    }
+
+    #[test]
+    fn date_arithmetic_saturates_instead_of_overflowing() {
+        let d = Date::parse("2026-11-01").unwrap();
+        assert_eq!(d.add_days(i64::MAX).to_string(), "9999-12-31");
+        assert_eq!(d.add_days(i64::MIN).to_string(), "0000-01-01");
     }
 
     #[test]

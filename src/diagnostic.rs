@@ -332,8 +332,12 @@ pub fn did_you_mean<'a>(
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
     let limit = (name.len() / 3).max(1);
+    if name.len() > 64 {
+        return None;
+    }
     candidates
         .into_iter()
+        .filter(|c| c.len().abs_diff(name.len()) <= limit)
         .map(|c| (edit_distance(name, c), c))
         .filter(|(d, _)| *d <= limit)
         .min()

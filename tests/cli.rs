@@ -235,3 +235,69 @@ fn a_single_pretty_printed_record_is_read_whole() {
         "baclofen_oral_above_max_dose"
     );
 }
+
+#[test]
+fn a_line_that_is_not_utf8_is_rejected_and_the_rest_checked() {
+    let mut input = b"{\"id\":\"a\",\"age\":40,\"medications\":[]}\n".to_vec();
+    input.extend_from_slice(b"{\"id\":\"\xff\xfe\"}\n");
+    input.extend_from_slice(b"{\"id\":\"c\",\"age\":40,\"medications\":[]}\n");
+    let out = rxguard(
+        &["check", "-", "--as-of", "2026-11-01", "--format", "ndjson"],
+        Some(&input),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let records: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 3);
+    assert_eq!(records[1]["line"], 2);
+    assert!(
+        records[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not valid UTF-8")
+    );
+    assert_eq!(records[2]["report"]["patient"], "c");
+}
+
+#[test]
+fn a_broken_first_line_does_not_turn_the_file_into_one_document() {
+    let input = b"{\"id\": \"broken\", \"medications\": [\n{\"id\":\"b\",\"age\":40,\"medications\":[]}\n{\"id\":\"c\",\"age\":40,\"medications\":[]}\n";
+    let out = rxguard(
+        &["check", "-", "--as-of", "2026-11-01", "--format", "ndjson"],
+        Some(input),
+    );
+    let records: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 3, "{}", text(&out.stdout));
+    assert_eq!(
+        (
+            records[0]["line"].as_u64(),
+            records[0].get("error").is_some()
+        ),
+        (Some(1), true)
+    );
+    assert_eq!(records[2]["report"]["patient"], "c");
+}
+
+#[test]
+fn a_json_array_reports_each_record_at_its_line() {
+    let input = b"[\n  {\"id\": \"a\", \"age\": 40},\n  {\"id\": \"b\", \"age\": 41, \"medications\": 3}\n]\n";
+    let out = rxguard(
+        &["check", "-", "--as-of", "2026-11-01", "--format", "ndjson"],
+        Some(input),
+    );
+    let records: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 2);
+    assert_eq!(
+        (records[0]["line"].as_u64(), records[1]["line"].as_u64()),
+        (Some(2), Some(3))
+    );
+    assert!(records[1]["error"].is_string());
+}

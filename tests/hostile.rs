@@ -69,7 +69,17 @@ fn a_thousand_syntax_errors_are_all_reported() {
         .chain((0..1000).map(|i| format!("rule r{i} {{\n  when (\n}}\n")))
         .collect();
     let d = compile(&text).expect_err("broken");
-    assert_eq!(d.items.iter().filter(|d| d.code == "E001").count(), 1000);
+    let codes: Vec<&str> = d.items.iter().map(|d| d.code).collect();
+    assert_eq!(codes.len(), rxguard::check::MAX_DIAGNOSTICS + 1);
+    assert!(
+        codes[..rxguard::check::MAX_DIAGNOSTICS]
+            .iter()
+            .all(|c| *c == "E001")
+    );
+    assert_eq!(
+        d.items.last().map(|d| d.message.as_str()),
+        Some("800 more errors not shown")
+    );
 }
 
 #[test]
@@ -82,27 +92,93 @@ fn hostile_patient_records_are_rejected_not_fatal() {
         "[".repeat(10_000),
         "]".repeat(10_000)
     );
-    let long_text = format!(
-        "{{\"id\":\"x\",\"medications\":[{{\"text\":\"{}\"}}]}}",
-        "baclofen ".repeat(100_000)
-    );
-    let cases = [
+    let rejected = [
         deep.as_str(),
         "{\"id\":\"x\",\"birth_date\":\"0000-00-00\"}",
         "{\"id\":\"x\",\"birth_date\":\"9999-12-31\"}",
+        "{\"id\":\"x\",\"birth_date\":\"123é56\"}",
+        "{\"id\":\"x\",\"birth_date\":\"é961\"}",
         "{\"id\":\"x\",\"labs\":[{\"loinc\":\"62238-1\",\"value\":1e999,\"unit\":\"mL/min/1.73m2\",\"date\":\"2026-01-01\"}]}",
-        "{\"id\":\"x\",\"medications\":[{\"text\":\"baclofen\",\"dose\":{\"value\":-5,\"unit\":\"mg\"},\"frequency\":\"tid\",\"start\":\"2026-02-30\"}]}",
+        "{\"id\":\"x\",\"medications\":[{\"text\":\"baclofen\",\"start\":\"2026-02-30\"}]}",
         "{\"id\":\"x\",\"age\":4294967296}",
-        "{\"id\":\"x\",\"medications\":[{\"text\":\"\\u0000\\ud800\"}]}",
         "[]",
         "null",
         "",
     ];
-    for case in cases {
-        let _ = engine.check_json(&mut scratch, case, as_of);
+    for case in rejected {
+        assert!(
+            engine.check_json(&mut scratch, case, as_of).is_err(),
+            "{case:.80}"
+        );
     }
-    let report = engine.check_json(&mut scratch, &long_text, as_of).unwrap();
-    assert_eq!(report.patient, "x");
+    let checked = [
+        "{\"id\":\"x\",\"medications\":[{\"text\":\"\\u0000\\u00e9\\u4e2d\"}]}".to_string(),
+        "{\"id\":\"x\",\"medications\":[{\"text\":\"baclofen\",\"dose\":{\"value\":-5,\"unit\":\"mg\"},\"frequency\":\"tid\"}]}".to_string(),
+        "{\"id\":\"x\",\"medications\":[{\"text\":\"baclofen\",\"dose\":{\"value\":1e308,\"unit\":\"g\"},\"frequency\":\"q2h\",\"route\":\"oral\"}]}".to_string(),
+        format!("{{\"id\":\"x\",\"medications\":[{{\"text\":\"{}\"}}]}}", "baclofen ".repeat(100_000)),
+        format!("{{\"id\":\"x\",\"conditions\":[{{\"code\":\"{}\",\"system\":\"icd10\"}}]}}", "G".repeat(100_000)),
+    ];
+    for case in &checked {
+        let report = engine
+            .check_json(&mut scratch, case, as_of)
+            .unwrap_or_else(|e| panic!("{case:.80}: {e}"));
+        assert_eq!(report.patient, "x");
+    }
+}
+
+#[test]
+fn date_arithmetic_in_rules_cannot_overflow() {
+    let text = "pack p \"P\" version \"1\"\nrule r {\n  severity minor\n  when as_of - 36500 days < 2026-01-01 and 2026-01-01 + 36500 days > as_of\n  summary \"s\"\n  message \"m\"\n  cite \"c\"\n}\n";
+    let engine = compile(text).unwrap();
+    let report = engine
+        .check_json(
+            &mut Scratch::default(),
+            "{\"id\":\"x\"}",
+            Date::parse("2026-11-01").unwrap(),
+        )
+        .unwrap();
+    assert_eq!(report.findings.len(), 1);
+    // A date moved by an absurd duration saturates at the calendar's ends.
+    let huge = compile(&text.replace("36500 days <", "99999999999999999999 days <")).unwrap();
+    let report = huge
+        .check_json(
+            &mut Scratch::default(),
+            "{\"id\":\"x\"}",
+            Date::parse("2026-11-01").unwrap(),
+        )
+        .unwrap();
+    assert_eq!(report.findings.len(), 1);
+    // A look-back window is a bounded number of days.
+    let window = "pack p \"P\" version \"1\"\ndrug d { atc \"M03BX01\" }\nrule r {\n  severity minor\n  when stopped(d, route: oral, within: 99999999999 days)\n  summary \"s\"\n  message \"m\"\n  cite \"c\"\n}\n";
+    assert_eq!(compile(window).unwrap_err().items[0].code, "E021");
+}
+
+#[test]
+fn minus_chains_cannot_slip_past_the_operator_limit() {
+    let chain = format!(
+        "pack p \"P\" version \"1\"\nrule r {{\n  when count(x){}>=0\n}}\n",
+        "-1".repeat(300_000)
+    );
+    let codes: Vec<&str> = compile(&chain)
+        .unwrap_err()
+        .items
+        .iter()
+        .map(|d| d.code)
+        .collect();
+    assert!(codes == ["E003"] || codes == ["E002"], "{codes:?}");
+    let chain = format!(
+        "pack p \"P\" version \"1\"\nrule r {{\n  when count(x){}>=0\n}}\n",
+        "-1".repeat(1_000)
+    );
+    assert_eq!(
+        compile(&chain)
+            .unwrap_err()
+            .items
+            .iter()
+            .map(|d| d.code)
+            .collect::<Vec<_>>(),
+        ["E003"]
+    );
 }
 
 proptest! {

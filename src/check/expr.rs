@@ -416,7 +416,7 @@ impl Checker<'_> {
         let t = self.expr(0, e, Place::Rule)?;
         match (&t.kind, t.ty) {
             (TKind::Number(n), Type::Quantity(Dimension::Duration))
-                if *n >= 0.0 && n.fract() == 0.0 =>
+                if (0.0..=36_500.0).contains(n) && n.fract() == 0.0 =>
             {
                 Some(*n as i64)
             }
@@ -425,7 +425,10 @@ impl Checker<'_> {
                     Diagnostic::error(
                         "E021",
                         e.span,
-                        format!("a window is a whole number of days, not {}", describe(t.ty)),
+                        format!(
+                            "a window is a whole number of days (up to 100 years), not {}",
+                            describe(t.ty)
+                        ),
                     )
                     .with_help("write it as `14 days`"),
                 );

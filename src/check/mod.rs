@@ -63,7 +63,7 @@ pub fn check(sources: &SourceMap) -> Result<Program, Vec<Diagnostic>> {
         checker
             .errors
             .sort_by_key(|d| (d.span.source, d.span.start));
-        Err(checker.errors)
+        Err(cap(checker.errors))
     }
 }
 
@@ -391,6 +391,23 @@ impl<'s> Checker<'s> {
         seen[1..].sort_unstable();
         seen
     }
+}
+
+/// Most diagnostics reported for one compilation: past this, a pack is not a draft with
+/// mistakes but something else, and listing more helps no one.
+pub const MAX_DIAGNOSTICS: usize = 200;
+
+fn cap(mut errors: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    if errors.len() > MAX_DIAGNOSTICS {
+        let more = errors.len() - MAX_DIAGNOSTICS;
+        let span = errors[MAX_DIAGNOSTICS].span;
+        errors.truncate(MAX_DIAGNOSTICS);
+        errors.push(
+            Diagnostic::error("E004", span, format!("{more} more errors not shown"))
+                .with_help("fix the errors above first; they often cause the rest"),
+        );
+    }
+    errors
 }
 
 /// Every cycle of a directed graph (one per strongly connected component), in a fixed order.

@@ -2,13 +2,14 @@
 //! Colour only on a terminal, and never with NO_COLOR set.
 
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
-use rxguard::diagnostic::{Diagnostic, Diagnostics, SourceMap};
+use rxguard::diagnostic::{Diagnostic, Diagnostics};
 use std::fmt;
 use std::io::IsTerminal;
+use std::sync::Arc;
 
 struct Report<'a> {
     diagnostic: &'a Diagnostic,
-    source: NamedSource<String>,
+    source: NamedSource<Arc<str>>,
 }
 
 impl fmt::Debug for Report<'_> {
@@ -80,10 +81,20 @@ pub fn render(diagnostics: &Diagnostics, color: bool) -> String {
     };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
     let mut out = String::new();
+    // Each source text is shared by its diagnostics, not copied for each.
+    let texts: Vec<(String, Arc<str>)> = diagnostics
+        .sources
+        .iter()
+        .map(|(_, s)| (s.name.clone(), Arc::from(s.text.as_str())))
+        .collect();
     for d in &diagnostics.items {
+        let (name, text) = texts
+            .get(d.span.source as usize)
+            .cloned()
+            .unwrap_or_else(|| (String::new(), Arc::from("")));
         let report = Report {
             diagnostic: d,
-            source: named(&diagnostics.sources, d),
+            source: NamedSource::new(name, text).with_language("rxguard"),
         };
         if handler.render_report(&mut out, &report).is_err() {
             out.push_str(&d.render_plain(&diagnostics.sources));
@@ -91,13 +102,4 @@ pub fn render(diagnostics: &Diagnostics, color: bool) -> String {
         out.push('\n');
     }
     out
-}
-
-fn named(sources: &SourceMap, d: &Diagnostic) -> NamedSource<String> {
-    let (name, text) = sources
-        .get(d.span.source)
-        .map_or((String::new(), String::new()), |s| {
-            (s.name.clone(), s.text.clone())
-        });
-    NamedSource::new(name, text).with_language("rxguard")
 }

@@ -39,10 +39,46 @@ pub struct Scratch {
     pub facts: PatientFacts,
     memo: Memo,
     candidates: Vec<RuleId>,
-    /// Outcome of each rule for the current patient.
-    pub outcomes: Vec<Outcome>,
+    outcomes: Outcomes,
     /// Candidate rules of the current patient, in evaluation order.
     pub evaluated: Vec<RuleId>,
+}
+
+/// Outcomes by rule, valid for the current patient only when stamped with its generation, so
+/// nothing proportional to the number of rules is reset per patient.
+#[derive(Debug, Default)]
+pub(crate) struct Outcomes {
+    stamps: Vec<u32>,
+    values: Vec<Outcome>,
+}
+
+impl Outcomes {
+    fn get(&self, generation: u32, r: RuleId) -> Outcome {
+        if self.stamps.get(r) == Some(&generation) {
+            self.values[r]
+        } else {
+            Outcome::Skipped
+        }
+    }
+
+    fn set(&mut self, generation: u32, r: RuleId, outcome: Outcome) {
+        self.stamps[r] = generation;
+        self.values[r] = outcome;
+    }
+
+    fn fit(&mut self, rules: usize) {
+        if self.stamps.len() != rules {
+            self.stamps = vec![0; rules];
+            self.values = vec![Outcome::Skipped; rules];
+        }
+    }
+}
+
+impl Scratch {
+    /// How rule `r` ended for the patient last evaluated.
+    pub fn outcome(&self, r: RuleId) -> Outcome {
+        self.outcomes.get(self.memo.generation, r)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -53,15 +89,17 @@ pub(crate) struct Memo {
 }
 
 impl Memo {
-    fn start(&mut self, nodes: usize) {
+    /// Starts a patient: a new generation invalidates every memo slot and outcome at once.
+    fn start(&mut self, nodes: usize, outcomes: &mut Outcomes, rules: usize) {
+        outcomes.fit(rules);
         if self.stamps.len() != nodes {
             self.stamps = vec![0; nodes];
             self.values = vec![Value::Unknown; nodes];
-            self.generation = 0;
         }
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
             self.stamps.fill(0);
+            outcomes.stamps.fill(0);
             self.generation = 1;
         }
     }
@@ -148,7 +186,8 @@ pub fn arithmetic(a: Value, b: Value, add: bool) -> Value {
 }
 
 /// Evaluates every candidate rule for the patient whose facts are in `scratch.facts`.
-/// Outcomes land in `scratch.outcomes`; `scratch.evaluated` lists the candidates in order.
+/// [`Scratch::outcome`] then tells each rule's outcome; `scratch.evaluated` lists the candidates
+/// in evaluation order.
 pub fn evaluate(g: &RuleGraph, scratch: &mut Scratch) {
     let Scratch {
         facts,
@@ -157,13 +196,12 @@ pub fn evaluate(g: &RuleGraph, scratch: &mut Scratch) {
         outcomes,
         evaluated,
     } = scratch;
-    memo.start(g.nodes.len());
-    outcomes.clear();
-    outcomes.resize(g.rules.len(), Outcome::Skipped);
+    memo.start(g.nodes.len(), outcomes, g.rules.len());
     select_candidates(g, facts, candidates);
     evaluated.clear();
     for &r in candidates.iter() {
-        outcomes[r] = decide(g, facts, memo, outcomes, r);
+        let outcome = decide(g, facts, memo, outcomes, r);
+        outcomes.set(memo.generation, r, outcome);
         evaluated.push(r);
     }
 }
@@ -188,7 +226,7 @@ fn decide(
     g: &RuleGraph,
     f: &PatientFacts,
     memo: &mut Memo,
-    outcomes: &[Outcome],
+    outcomes: &Outcomes,
     r: RuleId,
 ) -> Outcome {
     let rule = &g.rules[r];
@@ -204,7 +242,7 @@ fn decide(
     if let Some(&by) = rule
         .superseded_by
         .iter()
-        .find(|&&by| matches!(outcomes[by], Outcome::Fired(_)))
+        .find(|&&by| matches!(outcomes.get(memo.generation, by), Outcome::Fired(_)))
     {
         return Outcome::Superseded(by);
     }

@@ -40,38 +40,53 @@ pub fn eval(g: &RuleGraph, f: &PatientFacts, e: &TExpr) -> Value {
     }
 }
 
-/// Every rule's outcome by the oracle, with `Skipped` for rules that are decided false (the
-/// compiled evaluator may skip those without evaluating them).
+/// Every rule's outcome by the oracle. A rule's superseders are found from the checked rules'
+/// own `supersedes` lists and decided first, by recursion (supersession is acyclic); nothing is
+/// taken from the compiled graph's order. A rule the compiled evaluator skips appears here as
+/// `NotFired`.
 pub fn outcomes(g: &RuleGraph, f: &PatientFacts) -> Vec<Outcome> {
-    let mut out = vec![Outcome::NotFired; g.program.rules.len()];
-    for &r in &g.order {
-        let def = &g.program.rules[r];
-        let when = eval(g, f, &def.when).tri();
-        out[r] = if when == Tri::False {
-            Outcome::NotFired
-        } else if let Some(i) = def
-            .unless
-            .iter()
-            .position(|u| eval(g, f, u).tri() == Tri::True)
-        {
-            Outcome::Suppressed(i)
-        } else if let Some(&by) = g.rules[r]
-            .superseded_by
-            .iter()
-            .find(|&&by| matches!(out[by], Outcome::Fired(_)))
-        {
-            Outcome::Superseded(by)
-        } else if when == Tri::Unknown {
-            Outcome::DataGap
-        } else {
-            let severity = def
-                .downgrades
-                .iter()
-                .filter(|(_, c)| eval(g, f, c).tri() == Tri::True)
-                .map(|(s, _)| *s)
-                .fold(def.severity, Ord::max);
-            Outcome::Fired(severity)
-        };
+    let mut out: Vec<Option<Outcome>> = vec![None; g.program.rules.len()];
+    for r in 0..out.len() {
+        outcome(g, f, r, &mut out);
     }
-    out
+    out.into_iter()
+        .map(|o| o.unwrap_or(Outcome::NotFired))
+        .collect()
+}
+
+fn outcome(g: &RuleGraph, f: &PatientFacts, r: usize, out: &mut Vec<Option<Outcome>>) -> Outcome {
+    if let Some(o) = out[r] {
+        return o;
+    }
+    let def = &g.program.rules[r];
+    let superseders: Vec<usize> = (0..g.program.rules.len())
+        .filter(|&s| g.program.rules[s].supersedes.contains(&r))
+        .collect();
+    let superseded_by = superseders
+        .into_iter()
+        .find(|&s| matches!(outcome(g, f, s, out), Outcome::Fired(_)));
+    let when = eval(g, f, &def.when).tri();
+    let o = if when == Tri::False {
+        Outcome::NotFired
+    } else if let Some(i) = def
+        .unless
+        .iter()
+        .position(|u| eval(g, f, u).tri() == Tri::True)
+    {
+        Outcome::Suppressed(i)
+    } else if let Some(by) = superseded_by {
+        Outcome::Superseded(by)
+    } else if when == Tri::Unknown {
+        Outcome::DataGap
+    } else {
+        let severity = def
+            .downgrades
+            .iter()
+            .filter(|(_, c)| eval(g, f, c).tri() == Tri::True)
+            .map(|(s, _)| *s)
+            .fold(def.severity, Ord::max);
+        Outcome::Fired(severity)
+    };
+    out[r] = Some(o);
+    o
 }

@@ -108,19 +108,19 @@ fn taken_on(m: &MedFact, date: Date, as_of: Date) -> Tri {
 /// duplicates of one therapy; `None` when some entry that counts has an unknown dose or route.
 pub fn daily_dose(f: &PatientFacts, d: DrugId, r: Route, date: Date) -> Option<f64> {
     let counted = |m: &MedFact| taken_on(m, date, f.as_of);
-    let relevant = || entries_of(f, d).filter(move |m| counted(m) != Tri::False);
+    // Entries by another known route never count; one whose route or dates are unknown might.
+    let relevant = || {
+        entries_of(f, d)
+            .filter(move |m| m.route.is_none_or(|route| route == r) && counted(m) != Tri::False)
+    };
     if relevant().any(|m| counted(m) == Tri::Unknown || m.route.is_none()) {
         return None;
     }
-    let drafts = relevant().any(|m| m.draft && m.route == Some(r));
-    let included = |m: &&MedFact| m.route == Some(r) && (!drafts || m.draft);
+    let drafts = relevant().any(|m| m.draft);
+    let included = |m: &&MedFact| !drafts || m.draft;
     let mut total = 0.0;
     for (i, m) in relevant().filter(included).enumerate() {
-        if relevant()
-            .filter(included)
-            .take(i)
-            .any(|p| p.dose_key == m.dose_key)
-        {
+        if relevant().filter(included).take(i).any(|p| mirrors(p, m)) {
             continue;
         }
         match m.daily {
@@ -131,6 +131,17 @@ pub fn daily_dose(f: &PatientFacts, d: DrugId, r: Route, date: Date) -> Option<f
     Some(total)
 }
 
+/// One therapy recorded twice: a statement of use mirroring an order, with the same dose, unit
+/// and frequency. Two orders are two therapies, even when they are alike.
+fn mirrors(a: &MedFact, b: &MedFact) -> bool {
+    use crate::patient::EntrySource::{Request, Statement};
+    a.dose_key == b.dose_key
+        && matches!(
+            (a.source, b.source),
+            (Some(Request), Some(Statement)) | (Some(Statement), Some(Request))
+        )
+}
+
 /// The entries [`daily_dose`] sums on `date` (duplicates merged), for provenance.
 pub fn dose_entries(f: &PatientFacts, d: DrugId, r: Route, date: Date) -> Vec<&MedFact> {
     let relevant: Vec<&MedFact> = entries_of(f, d)
@@ -139,7 +150,7 @@ pub fn dose_entries(f: &PatientFacts, d: DrugId, r: Route, date: Date) -> Vec<&M
     let drafts = relevant.iter().any(|m| m.draft);
     let mut out: Vec<&MedFact> = Vec::new();
     for m in relevant.into_iter().filter(|m| !drafts || m.draft) {
-        if !out.iter().any(|p| p.dose_key == m.dose_key) {
+        if !out.iter().any(|p| mirrors(p, m)) {
             out.push(m);
         }
     }
@@ -187,22 +198,37 @@ fn stopped(f: &PatientFacts, d: DrugId, r: Route, window: i64) -> Tri {
     }
 }
 
-/// The entry that ended last and the one before it, by route.
+/// The entry by route `r` that ended last, and the one that ended before it.
 pub fn last_two(f: &PatientFacts, d: DrugId, r: Route) -> (Option<&MedFact>, Option<&MedFact>) {
-    let mut ended: Vec<&MedFact> = entries_of(f, d)
-        .filter(|m| m.route == Some(r) && m.state == EntryState::History && m.end.is_some())
-        .collect();
-    ended.sort_by_key(|m| (m.end, m.start, m.entry));
-    let last = ended.pop();
-    (last, ended.pop())
+    let ended = || {
+        entries_of(f, d).filter(move |m| {
+            m.route == Some(r) && m.state == EntryState::History && m.end.is_some()
+        })
+    };
+    let key = |m: &&MedFact| (m.end, m.start, m.entry);
+    let last = ended().max_by_key(key);
+    let before = last.and_then(|l| {
+        ended()
+            .filter(|m| m.entry != l.entry && key(m) <= key(&l))
+            .max_by_key(key)
+    });
+    (last, before)
 }
 
+/// A taper: the last entry before the stop lowered the dose of the entry it followed. An entry
+/// that ended long before the last one started is another course, not a step of a taper.
 fn tapered(f: &PatientFacts, d: DrugId, r: Route) -> Tri {
-    match last_two(f, d, r) {
-        (Some(last), Some(before)) => match (last.daily, before.daily) {
-            (DailyDose::Known(a), DailyDose::Known(b)) => Tri::from_bool(a < b),
-            _ => Tri::Unknown,
-        },
-        _ => Tri::False,
+    let (Some(last), Some(before)) = last_two(f, d, r) else {
+        return Tri::False;
+    };
+    let (Some(start), Some(before_end)) = (last.start, before.end) else {
+        return Tri::Unknown;
+    };
+    if before_end < start.add_days(-1) {
+        return Tri::False;
+    }
+    match (last.daily, before.daily) {
+        (DailyDose::Known(a), DailyDose::Known(b)) => Tri::from_bool(a < b),
+        _ => Tri::Unknown,
     }
 }

@@ -36,7 +36,7 @@ pub fn report(g: &RuleGraph, scratch: &mut Scratch, patient: &Patient<'_>) -> Pa
         superseded: Vec::new(),
     };
     for &r in evaluated.iter() {
-        match outcomes[r] {
+        match outcomes.get(memo.generation, r) {
             Outcome::Fired(severity) => report.findings.push(cx.finding(memo, r, severity)),
             Outcome::DataGap => report.data_gaps.push(cx.gap(memo, r)),
             Outcome::Superseded(by) => report.superseded.push(Superseded {
@@ -49,7 +49,8 @@ pub fn report(g: &RuleGraph, scratch: &mut Scratch, patient: &Patient<'_>) -> Pa
     report
         .findings
         .sort_by(|a, b| (a.severity, &a.rule).cmp(&(b.severity, &b.rule)));
-    report.unrecognized = cx.unrecognized(outcomes);
+    let generation = memo.generation;
+    report.unrecognized = cx.unrecognized(|r| outcomes.get(generation, r));
     report.notes = cx.notes();
     report
 }
@@ -494,7 +495,7 @@ impl Cx<'_> {
         text
     }
 
-    fn unrecognized(&self, outcomes: &[Outcome]) -> Vec<Unrecognized> {
+    fn unrecognized(&self, outcome: impl Fn(RuleId) -> Outcome) -> Vec<Unrecognized> {
         let mut out = Vec::new();
         let mut could_change: Option<Vec<String>> = None;
         for m in &self.f.meds {
@@ -511,7 +512,7 @@ impl Cx<'_> {
                         .enumerate()
                         .filter(|(r, rule)| {
                             rule.reads_medications
-                                && !matches!(outcomes[*r], Outcome::Fired(_))
+                                && !matches!(outcome(*r), Outcome::Fired(_))
                                 && self.open_without_medications(rule.when) != Tri::False
                         })
                         .map(|(r, _)| self.g.program.rules[r].name.clone())

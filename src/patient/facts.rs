@@ -119,6 +119,8 @@ pub struct MedFact {
     /// Hash of the dose, unit and frequency as written: equal keys of one ingredient and route
     /// are one therapy recorded twice (a statement mirroring a request).
     pub dose_key: u64,
+    /// Whether the entry is an order or a statement of use.
+    pub source: Option<EntrySource>,
 }
 
 /// A lab result matched to a declared lab.
@@ -297,6 +299,7 @@ impl PatientFacts {
             leftover: res.leftover,
             route_unreadable: matches!(written_route, Some(None)),
             dose_key: dose_key(m),
+            source: m.source,
         })
     }
 
@@ -406,12 +409,21 @@ fn age(patient: &Patient<'_>, as_of: Date) -> Result<Option<Interval>, RecordErr
         field: "birth_date".into(),
         reason: format!("`{birth}` is not a date (YYYY-MM-DD, YYYY-MM or YYYY)"),
     };
+    let digits_but = |dash: Option<usize>| {
+        birth.bytes().enumerate().all(|(i, b)| {
+            if Some(i) == dash {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        })
+    };
     let (earliest, latest) = match birth.len() {
         10 => {
             let d = Date::parse(birth).ok_or_else(bad)?;
             (d, d)
         }
-        7 => {
+        7 if digits_but(Some(4)) => {
             let (y, m) = (
                 birth[..4].parse().map_err(|_| bad())?,
                 birth[5..].parse().map_err(|_| bad())?,
@@ -422,7 +434,7 @@ fn age(patient: &Patient<'_>, as_of: Date) -> Result<Option<Interval>, RecordErr
                 Date::from_ymd(y, m, days_in_month(y, m)).ok_or_else(bad)?,
             )
         }
-        4 => {
+        4 if digits_but(None) => {
             let y = birth.parse().map_err(|_| bad())?;
             (
                 Date::from_ymd(y, 1, 1).ok_or_else(bad)?,
@@ -478,6 +490,9 @@ mod tests {
             Some(Interval::point(64.0))
         );
         assert!(age(&patient("1961-13"), as_of).is_err());
+        for hostile in ["123é56", "é961", "19é1-1", "-123", "1961/05"] {
+            assert!(age(&patient(hostile), as_of).is_err(), "{hostile}");
+        }
         assert!(age(&patient("2030-01-01"), as_of).is_err());
     }
 

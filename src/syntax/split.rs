@@ -73,12 +73,13 @@ pub fn split(source: &str, id: SourceId) -> Result<Vec<ItemText<'_>>, Diagnostic
     Ok(items)
 }
 
+/// The line opens a declaration: a top-level keyword followed by a space (so a continuation
+/// line such as `lab(egfr) < 60` does not split a rule).
 fn starts_with_keyword(line: &str) -> bool {
-    let word: &str = line
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .next()
-        .unwrap_or("");
-    TOP_LEVEL.contains(&word)
+    TOP_LEVEL.iter().any(|k| {
+        line.strip_prefix(k)
+            .is_some_and(|rest| rest.starts_with([' ', '\t']))
+    })
 }
 
 /// True when the text holds nothing but whitespace and comments.
@@ -122,7 +123,7 @@ fn for_each_code_char(text: &str, mut f: impl FnMut(char, usize)) {
 }
 
 /// Most operators (`and`, `or`, `not`, comparisons, `+`, `-`) accepted in one item or template
-/// hole. Expressions are trees as deep as their operator chains, and every later stage walks
+/// hole; every `-` counts, the two of each date included, so no chain can slip past. Expressions are trees as deep as their operator chains, and every later stage walks
 /// them recursively: this bound keeps every walk far inside any thread's stack.
 pub const MAX_OPERATORS: usize = 256;
 
@@ -135,7 +136,6 @@ pub fn too_deep(text: &str, code: bool) -> Option<(usize, &'static str)> {
     let mut at = None;
     let mut word = String::new();
     let mut prev = ' ';
-    let bytes = text.as_bytes();
     let mut visit = |c: char, i: usize| {
         if c.is_ascii_alphanumeric() || c == '_' {
             word.push(c);
@@ -150,11 +150,7 @@ pub fn too_deep(text: &str, code: bool) -> Option<(usize, &'static str)> {
             ')' | '}' | ']' => depth = depth.saturating_sub(1),
             '<' | '>' | '!' | '+' => operators += 1,
             '=' if prev != '<' && prev != '>' && prev != '!' && prev != '=' => operators += 1,
-            '-' if prev.is_whitespace()
-                && bytes.get(i + 1).is_some_and(u8::is_ascii_whitespace) =>
-            {
-                operators += 1
-            }
+            '-' => operators += 1,
             _ => {}
         }
         prev = c;
@@ -211,6 +207,12 @@ mod tests {
     #[test]
     fn keywords_inside_strings_and_blocks_do_not_split() {
         let src = "rule x {\n  message \"rule of thumb\"\n  # rule in a comment\n}\n";
+        assert_eq!(texts(src).len(), 1);
+    }
+
+    #[test]
+    fn a_continuation_line_starting_with_a_function_does_not_split() {
+        let src = "rule x {\n  when taking(baclofen) and\nlab(egfr) < 60 mL/min/1.73m2\n}\n";
         assert_eq!(texts(src).len(), 1);
     }
 
