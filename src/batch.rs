@@ -109,11 +109,6 @@ impl Summary {
     }
 }
 
-thread_local! {
-    /// Each worker thread's evaluation memory, reused across records and batches.
-    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
-}
-
 /// How a batch runs.
 #[derive(Debug, Clone, Copy)]
 pub struct BatchOptions<'p> {
@@ -248,7 +243,7 @@ fn check_chunk(
     lines
         .par_iter()
         .map(|(line, text)| {
-            SCRATCH.with_borrow_mut(|scratch| {
+            crate::engine::with_scratch(|scratch| {
                 let outcome = RecordOutcome {
                     input: name.to_string(),
                     line: *line,

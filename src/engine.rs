@@ -65,9 +65,9 @@ impl Engine {
         &self.graph.program.packs
     }
 
-    /// Checks one patient at `as_of`.
+    /// Checks one patient at `as_of`, with this thread's reused scratch memory.
     pub fn check(&self, patient: &Patient<'_>, as_of: Date) -> Result<PatientReport, RecordError> {
-        self.check_with(&mut Scratch::default(), patient, as_of)
+        with_scratch(|scratch| self.check_with(scratch, patient, as_of))
     }
 
     /// Checks one patient, reusing `scratch` (keep one per thread to avoid allocation).
@@ -95,6 +95,20 @@ impl Engine {
             serde_json::from_str(json).map_err(|e| InputError::Json(e.to_string()))?;
         Ok(self.check_with(scratch, &patient, as_of)?)
     }
+}
+
+thread_local! {
+    /// Each thread's evaluation memory, reused across patients (and engines: it resizes itself).
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// Runs `f` with this thread's scratch memory.
+pub(crate) fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => f(&mut scratch),
+        // Re-entered from within `f` (a caller's callback checking again): use a fresh one.
+        Err(_) => f(&mut Scratch::default()),
+    })
 }
 
 /// Reads rule packs from files and folders (every `*.rules` file under a folder, in name order).

@@ -26,7 +26,15 @@ pub struct MedIndex {
     names: FxHashMap<String, NameHit>,
     /// For each word that starts a known name, the most words of a name it starts.
     first_words: FxHashMap<String, usize>,
+    /// Tells indexes apart, so a thread's cache never serves one index's answers to another.
+    id: u64,
 }
+
+/// Entries a thread remembers before it starts over: prescription texts repeat across patients,
+/// so most entries of a panel are resolved once.
+const CACHE_ENTRIES: usize = 8192;
+
+static NEXT_INDEX_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// How an entry was identified (its ingredients go to the caller's list).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -45,12 +53,18 @@ pub struct TextScratch {
     lower: String,
     words: Vec<(usize, usize)>,
     key: String,
+    cache_key: String,
+    cache: FxHashMap<String, (Vec<DrugId>, Resolution)>,
+    cache_owner: u64,
 }
 
 impl MedIndex {
     /// Builds the tables from the checked vocabulary.
     pub fn build(program: &Program) -> MedIndex {
-        let mut index = MedIndex::default();
+        let mut index = MedIndex {
+            id: NEXT_INDEX_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            ..MedIndex::default()
+        };
         for (id, drug) in program.drugs.iter().enumerate() {
             for code in &drug.rxnorm {
                 push_unique(index.rxnorm.entry(code.clone()).or_default(), id);
@@ -74,8 +88,45 @@ impl MedIndex {
         index
     }
 
-    /// Identifies an entry, appending its ingredients to `drugs` (without repeats).
+    /// Identifies an entry, appending its ingredients to `drugs` (without repeats). Answers are
+    /// remembered in `scratch`, keyed by the codes and the text.
     pub fn resolve(
+        &self,
+        rxnorm: Option<&str>,
+        atc: Option<&str>,
+        text: &str,
+        scratch: &mut TextScratch,
+        drugs: &mut Vec<DrugId>,
+    ) -> Resolution {
+        if scratch.cache_owner != self.id || scratch.cache.len() >= CACHE_ENTRIES {
+            scratch.cache.clear();
+            scratch.cache_owner = self.id;
+        }
+        let key = &mut scratch.cache_key;
+        key.clear();
+        for part in [
+            rxnorm.unwrap_or(""),
+            "\u{1}",
+            atc.unwrap_or(""),
+            "\u{1}",
+            text,
+        ] {
+            key.push_str(part);
+        }
+        if let Some((found, res)) = scratch.cache.get(key.as_str()) {
+            drugs.extend_from_slice(found);
+            return res.clone();
+        }
+        let start = drugs.len();
+        let res = self.resolve_uncached(rxnorm, atc, text, scratch, drugs);
+        let key = std::mem::take(&mut scratch.cache_key);
+        scratch
+            .cache
+            .insert(key, (drugs[start..].to_vec(), res.clone()));
+        res
+    }
+
+    fn resolve_uncached(
         &self,
         rxnorm: Option<&str>,
         atc: Option<&str>,
