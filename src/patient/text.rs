@@ -498,6 +498,23 @@ mod tests {
     }
 
     #[test]
+    fn a_scratch_never_serves_one_index_the_answers_of_another() {
+        let mut scratch = TextScratch::default();
+        let with_baclofen = MedIndex::build(&program());
+        let mut other = program();
+        other.drugs.remove(0);
+        let without = MedIndex::build(&other);
+        for _ in 0..2 {
+            let mut drugs = Vec::new();
+            with_baclofen.resolve(None, None, "Baclofen 10 mg", &mut scratch, &mut drugs);
+            assert_eq!(drugs, vec![0]);
+            let mut drugs = Vec::new();
+            let res = without.resolve(None, None, "Baclofen 10 mg", &mut scratch, &mut drugs);
+            assert!(drugs.is_empty() && res.leftover == ["baclofen"]);
+        }
+    }
+
+    #[test]
     fn the_noise_list_is_sorted_for_binary_search() {
         assert!(NOISE.windows(2).all(|w| w[0] < w[1]));
     }
