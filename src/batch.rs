@@ -248,7 +248,9 @@ fn check_chunk(
                     input: name.to_string(),
                     line: *line,
                     result: match std::str::from_utf8(text) {
-                        Ok(text) => engine.check_json(scratch, text, as_of),
+                        Ok(text) => engine
+                            .check_json(scratch, text.trim_end(), as_of)
+                            .map_err(on_one_line),
                         Err(e) => Err(not_utf8(&e)),
                     },
                 };
@@ -264,6 +266,14 @@ fn check_chunk(
 fn object_line(line: &[u8]) -> bool {
     line.trim_ascii().starts_with(b"{")
         && serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok()
+}
+
+/// A record on one line: serde's "at line 1 column N" is just "at column N" of that line.
+fn on_one_line(e: InputError) -> InputError {
+    match e {
+        InputError::Json(m) => InputError::Json(m.replace(" at line 1 column ", " at column ")),
+        other => other,
+    }
 }
 
 fn not_utf8(e: &std::str::Utf8Error) -> InputError {
