@@ -43,6 +43,10 @@ pub struct Summary {
     /// The most severe finding.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub worst: Option<Severity>,
+    /// Patients with a finding of each rule: who is at risk of what.
+    pub by_rule: std::collections::BTreeMap<String, usize>,
+    /// Patients with a data gap of each rule: what the records most often lack.
+    pub gaps_by_rule: std::collections::BTreeMap<String, usize>,
 }
 
 /// Findings per severity.
@@ -78,6 +82,12 @@ impl Summary {
         }
         self.data_gaps += report.data_gaps.len();
         self.unrecognized += report.unrecognized.len();
+        for f in &report.findings {
+            *self.by_rule.entry(f.rule.clone()).or_default() += 1;
+        }
+        for g in &report.data_gaps {
+            *self.gaps_by_rule.entry(g.rule.clone()).or_default() += 1;
+        }
         self.worst = match (self.worst, report.worst()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -96,6 +106,12 @@ impl Summary {
         self.findings.minor += other.findings.minor;
         self.data_gaps += other.data_gaps;
         self.unrecognized += other.unrecognized;
+        for (rule, n) in &other.by_rule {
+            *self.by_rule.entry(rule.clone()).or_default() += n;
+        }
+        for (rule, n) in &other.gaps_by_rule {
+            *self.gaps_by_rule.entry(rule.clone()).or_default() += n;
+        }
         self.worst = match (self.worst, other.worst) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

@@ -242,6 +242,9 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
         Format::Ndjson => {}
     }
     let mut first = true;
+    let mut written = 0usize;
+    // Progress on a terminal while the report goes to a file or a pipe.
+    let progress = io::stderr().is_terminal() && !io::stdout().is_terminal();
     for file in &files {
         let reader: Box<dyn BufRead + Send> = if file == "-" {
             Box::new(io::BufReader::new(io::stdin()))
@@ -255,6 +258,8 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
             inner: &mut out,
             json: format == Format::Json,
             first: &mut first,
+            written: &mut written,
+            progress,
         };
         batch::run(
             &engine,
@@ -266,6 +271,9 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
             &mut summary,
         )
         .map_err(|e| format!("cannot read {file}: {e}"))?;
+    }
+    if progress && written >= 10_000 {
+        eprintln!("\r{written} records checked");
     }
     match format {
         Format::Text => write!(out, "{}", text::summary(&summary, style)).map_err(write_err)?,
@@ -321,11 +329,14 @@ struct RecordJson<'a> {
     error: Option<String>,
 }
 
-/// Writes records, putting commas between them inside the JSON array.
+/// Writes records, putting commas between them inside the JSON array, and counts them for the
+/// progress line.
 struct JsonSeparator<'a, W: Write> {
     inner: &'a mut W,
     json: bool,
     first: &'a mut bool,
+    written: &'a mut usize,
+    progress: bool,
 }
 
 impl<W: Write> Write for JsonSeparator<'_, W> {
@@ -340,6 +351,10 @@ impl<W: Write> Write for JsonSeparator<'_, W> {
                 self.inner.write_all(b",")?;
             }
             *self.first = false;
+        }
+        *self.written += 1;
+        if self.progress && *self.written % 10_000 == 0 {
+            eprint!("\r{} records checked", *self.written);
         }
         self.inner.write_all(buf)
     }

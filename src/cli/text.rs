@@ -192,5 +192,20 @@ pub fn summary(s: &Summary, style: Style) -> String {
         s.data_gaps,
         s.unrecognized
     );
-    format!("{}\n{line2}\n", style.paint("1", &line1))
+    let mut out = format!("{}\n{line2}\n", style.paint("1", &line1));
+    for (title, counts) in [
+        ("Patients by rule:", &s.by_rule),
+        ("Data gaps by rule:", &s.gaps_by_rule),
+    ] {
+        if counts.is_empty() {
+            continue;
+        }
+        let mut rows: Vec<(&String, &usize)> = counts.iter().collect();
+        rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let _ = writeln!(out, "{title}");
+        for (rule, n) in rows {
+            let _ = writeln!(out, "  {n:>8}  {rule}");
+        }
+    }
+    out
 }
