@@ -3,6 +3,7 @@
 
 use super::dose::{self, DailyDose};
 use super::model::*;
+use super::text::ResolvedBy;
 use crate::compile::Vocabulary;
 use crate::date::{Date, days_in_month};
 use crate::ir::{ConditionId, DrugId, LabId};
@@ -75,20 +76,6 @@ pub enum EntryState {
     Future,
     /// Cancelled, entered in error or not taken: never read.
     Invisible,
-}
-
-/// How an entry was identified.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ResolvedBy {
-    /// By its RxNorm code.
-    Rxnorm,
-    /// By its ATC code.
-    Atc,
-    /// By its text.
-    Name,
-    /// Not identified.
-    Unrecognized,
 }
 
 /// One medication entry, resolved.
@@ -279,12 +266,7 @@ impl PatientFacts {
         let ingredients = self.med_drugs.len() - first;
         let written_route = m.route.as_deref().map(Route::from_record);
         let route = written_route.flatten().or(res.implied_route);
-        let by = match res.by {
-            "rxnorm" => ResolvedBy::Rxnorm,
-            "atc" => ResolvedBy::Atc,
-            "name" => ResolvedBy::Name,
-            _ => ResolvedBy::Unrecognized,
-        };
+        let by = res.by;
         let daily = dose::daily_dose(m.dose.as_ref(), m.frequency.as_deref(), ingredients);
         Ok(MedFact {
             entry: i,

@@ -7,8 +7,6 @@ mod model;
 mod text;
 
 pub use dose::{DailyDose, DoseProblem, frequency_per_day};
-pub use facts::{
-    Bits, EntryState, LabFact, LabProblem, MedFact, PatientFacts, RecordError, ResolvedBy,
-};
+pub use facts::{Bits, EntryState, LabFact, LabProblem, MedFact, PatientFacts, RecordError};
 pub use model::*;
-pub use text::{MedIndex, NameHit, Resolution, TextScratch};
+pub use text::{MedIndex, NameHit, Resolution, ResolvedBy, TextScratch};

@@ -36,11 +36,26 @@ const CACHE_ENTRIES: usize = 8192;
 
 static NEXT_INDEX_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
+/// How an entry was identified.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResolvedBy {
+    /// By its RxNorm code.
+    Rxnorm,
+    /// By its ATC code.
+    Atc,
+    /// By its text.
+    Name,
+    /// Not identified.
+    #[default]
+    Unrecognized,
+}
+
 /// How an entry was identified (its ingredients go to the caller's list).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Resolution {
-    /// How: "rxnorm", "atc", "name" or "" when not at all.
-    pub by: &'static str,
+    /// By code, by name, or not at all.
+    pub by: ResolvedBy,
     /// The route a brand or dose-form word implies.
     pub implied_route: Option<Route>,
     /// Words that are neither a known name nor a strength, salt, form or connector.
@@ -144,10 +159,10 @@ impl MedIndex {
         }
         if let Some(found) = by_code(&self.rxnorm, rxnorm) {
             drugs.extend_from_slice(found);
-            res.by = "rxnorm";
+            res.by = ResolvedBy::Rxnorm;
         } else if let Some(found) = by_code(&self.atc, atc) {
             drugs.extend_from_slice(found);
-            res.by = "atc";
+            res.by = ResolvedBy::Atc;
         }
         self.resolve_text(text, scratch, drugs, start, &mut res);
         res
@@ -173,7 +188,7 @@ impl MedIndex {
                             drugs.push(d);
                         }
                     }
-                    res.by = "name";
+                    res.by = ResolvedBy::Name;
                 }
                 res.implied_route = res.implied_route.or(hit.route);
                 i += len;
@@ -529,6 +544,6 @@ mod tests {
             &mut TextScratch::default(),
             &mut drugs,
         );
-        assert_eq!((drugs, r.by), (vec![0], "rxnorm"));
+        assert_eq!((drugs, r.by), (vec![0], ResolvedBy::Rxnorm));
     }
 }
