@@ -158,22 +158,33 @@ fn batch(c: &mut Criterion) {
     });
     group.bench_function(BenchmarkId::new("ndjson_to_sink", BATCH_PATIENTS), |b| {
         b.iter(|| {
-            let mut summary = Summary::default();
-            batch::run(
-                &engine,
-                "bench",
-                text.as_bytes(),
-                options,
-                &ndjson_line,
-                &mut io::sink(),
-                &mut summary,
-            )
-            .expect("batch runs");
+            let summary = run_batch(&engine, &text, options, &ndjson_line);
             assert_eq!(summary.records_read as u64, BATCH_PATIENTS);
             summary
         });
     });
     group.finish();
+}
+
+/// One `batch::run` over in-memory NDJSON into a sink.
+fn run_batch(
+    engine: &Engine,
+    text: &str,
+    options: BatchOptions<'_>,
+    format: &(dyn Fn(&RecordOutcome) -> String + Sync),
+) -> Summary {
+    let mut summary = Summary::default();
+    batch::run(
+        engine,
+        "bench",
+        text.as_bytes(),
+        options,
+        format,
+        &mut io::sink(),
+        &mut summary,
+    )
+    .expect("batch runs");
+    summary
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -242,17 +253,7 @@ fn parse_vs_check(c: &mut Criterion) {
             pool: None,
         };
         b.iter(|| {
-            let mut summary = Summary::default();
-            batch::run(
-                &engine,
-                "bench",
-                text.as_bytes(),
-                options,
-                &no_output,
-                &mut io::sink(),
-                &mut summary,
-            )
-            .expect("batch runs");
+            let summary = run_batch(&engine, &text, options, &no_output);
             assert_eq!(summary.evaluated as u64, PARSE_PATIENTS);
             summary
         });

@@ -37,6 +37,14 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).unwrap()
 }
 
+/// The records of an NDJSON report.
+fn records(out: &Output) -> Vec<serde_json::Value> {
+    text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 #[test]
 fn check_prints_findings_for_the_example_patients() {
     let out = rxguard(
@@ -86,10 +94,7 @@ fn a_broken_line_is_reported_by_number_and_the_rest_is_checked() {
         Some(2),
         "a rejected record makes the exit code 2"
     );
-    let records: Vec<serde_json::Value> = text(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records = records(&out);
     assert_eq!(records.len(), 8);
     let errors: Vec<(u64, &str)> = records
         .iter()
@@ -246,10 +251,7 @@ fn a_line_that_is_not_utf8_is_rejected_and_the_rest_checked() {
         Some(&input),
     );
     assert_eq!(out.status.code(), Some(2));
-    let records: Vec<serde_json::Value> = text(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records = records(&out);
     assert_eq!(records.len(), 3);
     assert_eq!(records[1]["line"], 2);
     assert!(
@@ -268,10 +270,7 @@ fn a_broken_first_line_does_not_turn_the_file_into_one_document() {
         &["check", "-", "--as-of", "2026-11-01", "--format", "ndjson"],
         Some(input),
     );
-    let records: Vec<serde_json::Value> = text(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records = records(&out);
     assert_eq!(records.len(), 3, "{}", text(&out.stdout));
     assert_eq!(
         (
@@ -290,10 +289,7 @@ fn a_json_array_reports_each_record_at_its_line() {
         &["check", "-", "--as-of", "2026-11-01", "--format", "ndjson"],
         Some(input),
     );
-    let records: Vec<serde_json::Value> = text(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records = records(&out);
     assert_eq!(records.len(), 2);
     assert_eq!(
         (records[0]["line"].as_u64(), records[1]["line"].as_u64()),
