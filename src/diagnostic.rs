@@ -326,6 +326,15 @@ impl Diagnostics {
     }
 }
 
+/// A help line: "did you mean `x`?" when a candidate is close to `name`, else `otherwise`.
+pub fn suggestion<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+    otherwise: impl FnOnce() -> String,
+) -> String {
+    did_you_mean(name, candidates).map_or_else(otherwise, |s| format!("did you mean `{s}`?"))
+}
+
 /// The closest candidate to `name` by edit distance, for "did you mean" (never used to resolve).
 pub fn did_you_mean<'a>(
     name: &str,

@@ -1,7 +1,7 @@
 //! Typing expressions: names resolved, units checked by dimension, quantities made canonical.
 
 use super::{Checker, Decl};
-use crate::diagnostic::{Diagnostic, Span, did_you_mean};
+use crate::diagnostic::{Diagnostic, Span, suggestion};
 use crate::ir::*;
 use crate::route::Route;
 use crate::syntax::ast::{Arg, BinOp, Expr, ExprKind, Ident};
@@ -171,10 +171,9 @@ impl Checker<'_> {
                 self.drug_call(pack, func, args, span, place)
             }
             _ => {
-                let help = match did_you_mean(f, FUNCTIONS.iter().copied()) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("the functions are: {}", FUNCTIONS.join(", ")),
-                };
+                let help = suggestion(f, FUNCTIONS.iter().copied(), || {
+                    format!("the functions are: {}", FUNCTIONS.join(", "))
+                });
                 self.error(
                     Diagnostic::error("E010", func.span, format!("unknown function `{f}`"))
                         .with_help(help),

@@ -8,7 +8,7 @@ mod expr;
 mod rules;
 mod vocab;
 
-use crate::diagnostic::{Diagnostic, SourceId, SourceMap, Span, did_you_mean};
+use crate::diagnostic::{Diagnostic, SourceId, SourceMap, Span, suggestion};
 use crate::ir::*;
 use crate::syntax::ast::{Ident, Item, PackAst};
 use sha2::{Digest, Sha256};
@@ -201,10 +201,9 @@ impl<'s> Checker<'s> {
                         format!("no loaded pack is named `{}`", used.name),
                     )
                     .with_label("unknown pack");
-                    let help = match did_you_mean(&used.name, names) {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None => "load the pack with --rules, or check its `pack` line".to_string(),
-                    };
+                    let help = suggestion(&used.name, names, || {
+                        "load the pack with --rules, or check its `pack` line".to_string()
+                    });
                     self.error(d.with_help(help));
                 }
             }
@@ -282,12 +281,9 @@ impl<'s> Checker<'s> {
                     .collect();
                 let mut sorted = candidates;
                 sorted.sort_unstable();
-                let help = match did_you_mean(&ident.name, sorted) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => format!(
-                        "declare it, or `use` the pack that declares it ({wanted} expected)"
-                    ),
-                };
+                let help = suggestion(&ident.name, sorted, || {
+                    format!("declare it, or `use` the pack that declares it ({wanted} expected)")
+                });
                 self.error(
                     Diagnostic::error("E010", ident.span, format!("unknown name `{}`", ident.name))
                         .with_label(format!("not {wanted} in scope"))

@@ -79,10 +79,9 @@ impl Checker<'_> {
                             let mut known: Vec<&str> =
                                 self.rule_names.keys().map(String::as_str).collect();
                             known.sort_unstable();
-                            let help = crate::diagnostic::did_you_mean(&name.name, known).map_or(
-                                "name a rule of this pack or of a pack it uses".to_string(),
-                                |s| format!("did you mean `{s}`?"),
-                            );
+                            let help = crate::diagnostic::suggestion(&name.name, known, || {
+                                "name a rule of this pack or of a pack it uses".to_string()
+                            });
                             self.error(
                                 Diagnostic::error(
                                     "E010",
@@ -106,13 +105,10 @@ impl Checker<'_> {
     fn severity(&mut self, s: &crate::syntax::ast::Ident) -> Option<Severity> {
         let severity = Severity::from_name(&s.name);
         if severity.is_none() {
-            let help = crate::diagnostic::did_you_mean(
+            let help = crate::diagnostic::suggestion(
                 &s.name,
                 ["contraindicated", "major", "moderate", "minor"],
-            )
-            .map_or(
-                "severities are contraindicated, major, moderate, minor".to_string(),
-                |x| format!("did you mean `{x}`?"),
+                || "severities are contraindicated, major, moderate, minor".to_string(),
             );
             self.error(
                 Diagnostic::error("E050", s.span, format!("unknown severity `{}`", s.name))

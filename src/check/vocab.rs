@@ -1,7 +1,7 @@
 //! Vocabulary: drugs, classes (flattened to member ingredients), conditions and labs.
 
 use super::{Checker, Decl, cycles, spell_cycle};
-use crate::diagnostic::{Diagnostic, SourceId, did_you_mean};
+use crate::diagnostic::{Diagnostic, SourceId, did_you_mean, suggestion};
 use crate::ir::*;
 use crate::route::{ROUTES, Route};
 use crate::syntax::ast::{ClassExpr, CodeList, Ident, Item, PackAst, Str};
@@ -168,17 +168,10 @@ impl Checker<'_> {
         let route = Route::from_rule_name(&ident.name);
         if route.is_none() {
             let names = ROUTES.iter().map(|r| r.name());
-            let help = match did_you_mean(&ident.name, names) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => format!(
-                    "routes are: {}",
-                    ROUTES
-                        .iter()
-                        .map(|r| r.name())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            };
+            let help = suggestion(&ident.name, names, || {
+                let all: Vec<&str> = ROUTES.iter().map(|r| r.name()).collect();
+                format!("routes are: {}", all.join(", "))
+            });
             self.error(
                 Diagnostic::error(
                     "E050",
