@@ -99,6 +99,20 @@ impl SourceMap {
         format!("{file}:{line}")
     }
 
+    /// `file:line:col` of a span's start.
+    pub fn position(&self, span: Span) -> String {
+        let (line, col) = self.line_col(span.source, span.start);
+        let file = self.get(span.source).map_or("", |s| s.name.as_str());
+        format!("{file}:{line}:{col}")
+    }
+
+    /// The text a span covers (empty when it is out of range).
+    pub fn text_of(&self, span: Span) -> &str {
+        self.get(span.source)
+            .and_then(|s| s.text.get(span.start as usize..span.end as usize))
+            .unwrap_or("")
+    }
+
     /// One-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, id: SourceId, offset: u32) -> (usize, usize) {
         let Some(source) = self.get(id) else {

@@ -35,6 +35,8 @@ pub struct Program {
     pub labs: Vec<LabDef>,
     /// Rules.
     pub rules: Vec<RuleDef>,
+    /// The packs' own tests (`test` blocks), in load order.
+    pub tests: Vec<TestCase>,
 }
 
 /// A pack's identity.
@@ -101,6 +103,69 @@ pub struct LabDef {
     pub dimension: Dimension,
     /// The default look-back window in days.
     pub window_days: i64,
+    /// How a value is derived when none is reported.
+    pub computed: Option<Derivation>,
+}
+
+/// A lab value derived from other data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Derivation {
+    /// Creatinine clearance by Cockcroft-Gault, from serum creatinine (mg/dL), weight (kg),
+    /// age and sex: (140 - age) x weight / (72 x creatinine), x 0.85 for women.
+    CockcroftGault {
+        /// The serum creatinine lab.
+        creatinine: LabId,
+    },
+}
+
+/// A test written in a pack: a patient, a date and what the packs must find.
+#[derive(Clone, Debug)]
+pub struct TestCase {
+    /// Its name.
+    pub name: String,
+    /// The pack it is written in.
+    pub pack: PackId,
+    /// The `test` block.
+    pub span: Span,
+    /// The evaluation date.
+    pub as_of: Date,
+    /// The patient, in the same form as real input.
+    pub patient: crate::patient::Patient<'static>,
+    /// Where each of the patient's medications is written, in order.
+    pub medication_spans: Vec<Span>,
+    /// What must hold, in source order.
+    pub expects: Vec<Expectation>,
+}
+
+/// One `expect` line of a test.
+#[derive(Clone, Debug)]
+pub struct Expectation {
+    /// What must hold.
+    pub kind: Expect,
+    /// The line, for reporting a failure.
+    pub span: Span,
+}
+
+/// What a test expects.
+#[derive(Clone, Debug)]
+pub enum Expect {
+    /// The rule fires (with this severity, with these texts in its message).
+    Fires {
+        /// The rule.
+        rule: RuleId,
+        /// Its severity after any downgrade.
+        severity: Option<Severity>,
+        /// Texts its message must contain.
+        contains: Vec<String>,
+    },
+    /// The rule was decided false (not a data gap, not superseded).
+    No(RuleId),
+    /// The rule could not be decided.
+    Gap(RuleId),
+    /// The rule's condition held but another rule superseded it.
+    Superseded(RuleId),
+    /// A medication with this text is reported as unrecognized.
+    Unrecognized(String),
 }
 
 /// Severity of a finding.

@@ -49,6 +49,7 @@ pub mod report;
 pub mod route;
 pub mod syntax;
 pub mod synth;
+pub mod testing;
 pub mod units;
 pub mod value;
 

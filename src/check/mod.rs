@@ -6,6 +6,7 @@
 
 mod expr;
 mod rules;
+mod tests;
 mod vocab;
 
 use crate::diagnostic::{Diagnostic, SourceId, SourceMap, Span, suggestion};
@@ -81,6 +82,8 @@ pub(crate) struct Checker<'s> {
     rule_names: HashMap<String, Named<RuleId>>,
     /// Sources refused whole (too large): no further errors are reported for them.
     refused: Vec<SourceId>,
+    /// Labs with `computed METHOD(INPUT)`, checked once every lab is defined.
+    derived_labs: Vec<(LabId, PackId, Ident, Ident)>,
 }
 
 impl<'s> Checker<'s> {
@@ -95,6 +98,7 @@ impl<'s> Checker<'s> {
             names: HashMap::new(),
             rule_names: HashMap::new(),
             refused: Vec::new(),
+            derived_labs: Vec::new(),
         }
     }
 
@@ -112,6 +116,7 @@ impl<'s> Checker<'s> {
         for (id, ast) in parsed {
             self.define_vocabulary(self.pack_of_source[id], &ast.items);
         }
+        self.define_derivations();
         self.flatten_classes(parsed);
         for (id, ast) in parsed {
             self.declare_rules(self.pack_of_source[id], &ast.items);
@@ -120,6 +125,9 @@ impl<'s> Checker<'s> {
             self.define_rules(self.pack_of_source[id], &ast.items);
         }
         self.check_supersession_cycles();
+        for (id, ast) in parsed {
+            self.define_tests(self.pack_of_source[id], &ast.items);
+        }
         self.hash_packs();
     }
 
@@ -244,6 +252,43 @@ impl<'s> Checker<'s> {
     /// True when declarations of `decl_pack` are visible from `from`.
     fn visible(&self, from: PackId, decl_pack: PackId) -> bool {
         from == decl_pack || self.uses[from].contains(&decl_pack)
+    }
+
+    /// Resolves a rule name seen from `pack` (from anywhere when `None`: tests may name any
+    /// loaded rule), reporting E010 when it is unknown or not visible.
+    fn lookup_rule(&mut self, pack: Option<PackId>, name: &Ident) -> Option<RuleId> {
+        match self.rule_names.get(&name.name).copied() {
+            Some(target) if pack.is_none_or(|p| self.visible(p, target.pack)) => {
+                Some(target.value)
+            }
+            Some(target) => {
+                let owner = self.program.packs[target.pack].name.clone();
+                self.error(
+                    Diagnostic::error(
+                        "E010",
+                        name.span,
+                        format!(
+                            "rule `{}` is in pack `{owner}`, which this pack does not use",
+                            name.name
+                        ),
+                    )
+                    .with_help(format!("add `use {owner}`")),
+                );
+                None
+            }
+            None => {
+                let mut known: Vec<&str> = self.rule_names.keys().map(String::as_str).collect();
+                known.sort_unstable();
+                let help = suggestion(&name.name, known, || {
+                    "name a rule of this pack or of a pack it uses".to_string()
+                });
+                self.error(
+                    Diagnostic::error("E010", name.span, format!("unknown rule `{}`", name.name))
+                        .with_help(help),
+                );
+                None
+            }
+        }
     }
 
     /// Resolves a vocabulary name seen from `pack`, reporting E010 when it is unknown.

@@ -65,34 +65,7 @@ impl Checker<'_> {
             }
             RuleField::Supersedes(names) => {
                 for name in names {
-                    match self.rule_names.get(&name.name).copied() {
-                        Some(target) if self.visible(pack, target.pack) => {
-                            def.supersedes.push(target.value)
-                        }
-                        Some(target) => {
-                            let owner = self.program.packs[target.pack].name.clone();
-                            self.error(Diagnostic::error("E010", name.span, format!("rule `{}` is in pack `{owner}`, which this pack does not use", name.name))
-                                .with_help(format!("add `use {owner}`")));
-                            return None;
-                        }
-                        None => {
-                            let mut known: Vec<&str> =
-                                self.rule_names.keys().map(String::as_str).collect();
-                            known.sort_unstable();
-                            let help = crate::diagnostic::suggestion(&name.name, known, || {
-                                "name a rule of this pack or of a pack it uses".to_string()
-                            });
-                            self.error(
-                                Diagnostic::error(
-                                    "E010",
-                                    name.span,
-                                    format!("unknown rule `{}`", name.name),
-                                )
-                                .with_help(help),
-                            );
-                            return None;
-                        }
-                    }
+                    def.supersedes.push(self.lookup_rule(Some(pack), name)?);
                 }
             }
             RuleField::Override(reasons) => def
@@ -102,7 +75,7 @@ impl Checker<'_> {
         Some(())
     }
 
-    fn severity(&mut self, s: &crate::syntax::ast::Ident) -> Option<Severity> {
+    pub(super) fn severity(&mut self, s: &crate::syntax::ast::Ident) -> Option<Severity> {
         let severity = Severity::from_name(&s.name);
         if severity.is_none() {
             let help = crate::diagnostic::suggestion(

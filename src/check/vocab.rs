@@ -40,10 +40,11 @@ impl Checker<'_> {
                         loinc: Vec::new(),
                         dimension: Dimension::Clearance,
                         window_days: 0,
+                        computed: None,
                     });
                     (&l.name, Decl::Lab(id))
                 }
-                Item::Rule(_) => continue,
+                Item::Rule(_) | Item::Test(_) => continue,
             };
             self.declare_name(pack, ident, decl);
         }
@@ -70,7 +71,7 @@ impl Checker<'_> {
             .map(|n| n.value)
     }
 
-    pub(super) fn define_vocabulary(&mut self, _pack: PackId, items: &[Item]) {
+    pub(super) fn define_vocabulary(&mut self, pack: PackId, items: &[Item]) {
         for item in items {
             match item {
                 Item::Drug(d) => {
@@ -112,6 +113,10 @@ impl Checker<'_> {
                         continue;
                     };
                     self.define_lab(id, l);
+                    if let Some((method, input)) = &l.computed {
+                        self.derived_labs
+                            .push((id, pack, method.clone(), input.clone()));
+                    }
                 }
                 _ => {}
             }
@@ -221,6 +226,58 @@ impl Checker<'_> {
                 )
                 .with_help("add `within 365 days`: results older than the window are not read"),
             ),
+        }
+    }
+
+    /// Checks `computed METHOD(INPUT)` of every lab, once all labs have their units.
+    pub(super) fn define_derivations(&mut self) {
+        for (id, pack, method, input) in std::mem::take(&mut self.derived_labs) {
+            if method.name != "cockcroft_gault" {
+                let help = suggestion(&method.name, ["cockcroft_gault"], || {
+                    "the one derivation is `cockcroft_gault(creatinine)`".to_string()
+                });
+                self.error(
+                    Diagnostic::error(
+                        "E050",
+                        method.span,
+                        format!("unknown derivation `{}`", method.name),
+                    )
+                    .with_help(help),
+                );
+                continue;
+            }
+            let Some(Decl::Lab(creatinine)) =
+                self.lookup(pack, &input, "a lab", |d| matches!(d, Decl::Lab(_)))
+            else {
+                continue;
+            };
+            let lab = &self.program.labs[id];
+            if lab.dimension != Dimension::Clearance {
+                let message = format!(
+                    "Cockcroft-Gault gives a clearance in mL/min, but lab `{}` is {}",
+                    lab.name,
+                    lab.dimension.describe()
+                );
+                self.error(
+                    Diagnostic::error("E021", method.span, message)
+                        .with_help("give the lab `unit mL/min`"),
+                );
+                continue;
+            }
+            let input_dim = self.program.labs[creatinine].dimension;
+            if input_dim != Dimension::Concentration {
+                let message = format!(
+                    "Cockcroft-Gault reads serum creatinine in mg/dL, but lab `{}` is {}",
+                    input.name,
+                    input_dim.describe()
+                );
+                self.error(
+                    Diagnostic::error("E021", input.span, message)
+                        .with_help("name the serum creatinine lab, declared with `unit mg/dL`"),
+                );
+                continue;
+            }
+            self.program.labs[id].computed = Some(Derivation::CockcroftGault { creatinine });
         }
     }
 

@@ -40,6 +40,11 @@ enum Command {
         #[arg(long, value_enum, default_value_t = LintFormat::Text)]
         format: LintFormat,
     },
+    /// Run the tests written in rule packs (the bundled packs when no path is given).
+    Test {
+        /// Pack files or folders.
+        paths: Vec<PathBuf>,
+    },
     /// Print the compiled rule graph as Graphviz DOT.
     Graph {
         /// Pack files or folders (the bundled packs when none is given).
@@ -127,6 +132,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check(args),
         Command::Lint { paths, format } => lint(&paths, format),
+        Command::Test { paths } => test(&paths),
         Command::Graph { paths } => graph(&paths),
         Command::Gen { patients, seed } => generate(patients, seed),
     };
@@ -139,30 +145,27 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The pack texts at `paths`, or the bundled packs when there are none.
+fn pack_sources(paths: &[PathBuf]) -> Result<Vec<(String, String)>, String> {
+    if paths.is_empty() {
+        return Ok(rxguard::bundled::PACKS
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect());
+    }
+    engine::read_packs(paths).map_err(|e| format!("cannot read the rule packs: {e}"))
+}
+
 /// Compiles the packs at `paths` (bundled when empty), printing diagnostics on failure.
 fn load(paths: &[PathBuf]) -> Result<Engine, String> {
-    let compiled = if paths.is_empty() {
-        Engine::bundled()
-    } else {
-        let sources =
-            engine::read_packs(paths).map_err(|e| format!("cannot read the rule packs: {e}"))?;
-        Engine::from_sources(sources)
-    };
-    compiled.map_err(|d| {
+    Engine::from_sources(pack_sources(paths)?).map_err(|d| {
         diagnostics::print(&d);
         format!("{} error(s) in the rule packs", d.errors().count())
     })
 }
 
 fn lint(paths: &[PathBuf], format: LintFormat) -> Result<ExitCode, String> {
-    let sources = if paths.is_empty() {
-        rxguard::bundled::PACKS
-            .iter()
-            .map(|(n, t)| (n.to_string(), t.to_string()))
-            .collect()
-    } else {
-        engine::read_packs(paths).map_err(|e| format!("cannot read the rule packs: {e}"))?
-    };
+    let sources = pack_sources(paths)?;
     let count = sources.len();
     match Engine::from_sources(sources) {
         Ok(engine) => {
@@ -183,6 +186,32 @@ fn lint(paths: &[PathBuf], format: LintFormat) -> Result<ExitCode, String> {
             Ok(ExitCode::from(EXIT_ERROR))
         }
     }
+}
+
+fn test(paths: &[PathBuf]) -> Result<ExitCode, String> {
+    let engine = load(paths)?;
+    let outcomes = rxguard::testing::run(&engine);
+    let failed: Vec<_> = outcomes.iter().filter(|o| !o.passed()).collect();
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let write_err = |e: io::Error| format!("cannot write the report: {e}");
+    for outcome in &failed {
+        let text = rxguard::testing::render_failures(outcome, &engine.graph().sources);
+        writeln!(out, "{text}").map_err(write_err)?;
+    }
+    writeln!(
+        out,
+        "{} passed, {} failed",
+        outcomes.len() - failed.len(),
+        failed.len()
+    )
+    .map_err(write_err)?;
+    out.flush().map_err(write_err)?;
+    Ok(if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FINDINGS)
+    })
 }
 
 fn graph(paths: &[PathBuf]) -> Result<ExitCode, String> {

@@ -1,6 +1,6 @@
 //! The medication index and the lookup tables for conditions and labs, built once.
 
-use crate::ir::{ConditionId, LabId, Program, SetRef};
+use crate::ir::{ConditionId, Derivation, LabId, Program, SetRef};
 use crate::patient::{Bits, CodeSystem, MedIndex};
 use crate::units::Dimension;
 use std::collections::HashMap;
@@ -19,6 +19,7 @@ pub struct Vocabulary {
     snomed: HashMap<String, Vec<ConditionId>>,
     loinc: HashMap<String, Vec<LabId>>,
     lab_dimensions: Vec<Dimension>,
+    derivations: Vec<(LabId, Derivation)>,
 }
 
 impl Vocabulary {
@@ -64,6 +65,12 @@ impl Vocabulary {
             snomed,
             loinc,
             lab_dimensions: program.labs.iter().map(|l| l.dimension).collect(),
+            derivations: program
+                .labs
+                .iter()
+                .enumerate()
+                .filter_map(|(id, l)| Some((id, l.computed?)))
+                .collect(),
         }
     }
 
@@ -121,6 +128,11 @@ impl Vocabulary {
     /// The labs a LOINC code belongs to.
     pub fn labs_for(&self, code: &str) -> &[LabId] {
         self.loinc.get(code.trim()).map_or(&[], Vec::as_slice)
+    }
+
+    /// Labs derived from others when no value is reported, with how.
+    pub fn derivations(&self) -> &[(LabId, Derivation)] {
+        &self.derivations
     }
 
     /// A lab's dimension.

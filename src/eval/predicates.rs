@@ -71,13 +71,27 @@ fn known(provided: bool, then: impl FnOnce() -> Value) -> Value {
     if provided { then() } else { Value::Unknown }
 }
 
-/// The most recent result of a lab on or before `as_of` within the window (ties: the later entry).
+/// The most recent result of a lab on or before `as_of` within the window. On one day a
+/// reported value wins over a derived one, then the later entry. A derivation that lacks an
+/// input is no result (see [`underivable_lab`]).
 pub fn latest_lab(f: &PatientFacts, lab: LabId, window: i64) -> Option<&LabFact> {
+    labs_in_window(f, lab, window)
+        .filter(|l| !(l.derived && l.value.is_err()))
+        .max_by_key(|l| (l.date, !l.derived, l.entry))
+}
+
+/// The most recent derivation of a lab in the window that could not be computed, to say why.
+pub fn underivable_lab(f: &PatientFacts, lab: LabId, window: i64) -> Option<&LabFact> {
+    labs_in_window(f, lab, window)
+        .filter(|l| l.derived && l.value.is_err())
+        .max_by_key(|l| (l.date, l.entry))
+}
+
+fn labs_in_window(f: &PatientFacts, lab: LabId, window: i64) -> impl Iterator<Item = &LabFact> {
     let earliest = f.as_of.add_days(-window);
     f.labs
         .iter()
-        .filter(|l| l.lab == lab && l.date <= f.as_of && l.date >= earliest)
-        .max_by_key(|l| (l.date, l.entry))
+        .filter(move |l| l.lab == lab && l.date <= f.as_of && l.date >= earliest)
 }
 
 /// Entries of ingredient `d` (any route) that are visible.

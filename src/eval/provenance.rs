@@ -4,7 +4,7 @@
 
 use super::{Memo, Outcome, Scratch, predicates, value};
 use crate::compile::{Node, NodeId, RuleGraph};
-use crate::ir::{Piece, RuleId, SetRef, Template, Type};
+use crate::ir::{Derivation, Piece, RuleId, SetRef, Template, Type};
 use crate::patient::{
     DailyDose, EntryState, LabProblem, MedFact, Patient, PatientFacts, ResolvedBy,
 };
@@ -205,7 +205,7 @@ impl Cx<'_> {
                     if let Ok(x) = lab.value {
                         facts.push(fact(
                             "lab",
-                            p.labs[l].name.clone(),
+                            self.lab_name(lab),
                             x.to_string(),
                             Some(p.labs[l].dimension.canonical_unit()),
                             Some(lab.date),
@@ -285,6 +285,35 @@ impl Cx<'_> {
             })
             .map(|m| self.entry(m))
             .collect()
+    }
+
+    /// A lab's name in a fact; a derived value names its method and inputs.
+    fn lab_name(&self, lab: &crate::patient::LabFact) -> String {
+        let def = &self.g.program.labs[lab.lab];
+        let Some(Derivation::CockcroftGault { creatinine }) = def.computed.filter(|_| lab.derived)
+        else {
+            return def.name.clone();
+        };
+        let scr = self
+            .f
+            .labs
+            .iter()
+            .find(|l| l.lab == creatinine && !l.derived && l.entry == lab.entry)
+            .and_then(|l| l.value.ok())
+            .map_or_else(|| "?".to_string(), |v| v.to_string());
+        let sex = match self.f.sex {
+            Some(crate::patient::Sex::Female) => "female",
+            Some(crate::patient::Sex::Male) => "male",
+            _ => "sex not given (female to male range)",
+        };
+        format!(
+            "{} by Cockcroft-Gault from {} {scr} mg/dL of {}, weight {} kg, age {}, {sex}",
+            def.name,
+            self.g.program.labs[creatinine].name,
+            lab.date,
+            self.f.weight_kg.map_or_else(|| "?".into(), crate::value::format_number),
+            self.f.age.map_or_else(|| "?".into(), |a| a.to_string()),
+        )
     }
 
     fn condition_codes(&self, c: usize) -> String {
@@ -377,7 +406,22 @@ impl Cx<'_> {
                     "lab results were not provided".into()
                 } else {
                     match predicates::latest_lab(f, l, w) {
-                        None => format!("no {name} result in the {w} days up to {}", f.as_of),
+                        None => match predicates::underivable_lab(f, l, w) {
+                            Some(lab) => format!(
+                                "no {name} result in the {w} days up to {}, and the creatinine of {} cannot give one by Cockcroft-Gault: {}",
+                                f.as_of,
+                                lab.date,
+                                match lab.value {
+                                    Err(LabProblem::Missing(what)) => format!("the patient's {what} is not given"),
+                                    _ => "its value cannot be read".to_string(),
+                                }
+                            ),
+                            None if p.labs[l].computed.is_some() => format!(
+                                "no {name} result, nor a serum creatinine to compute it from, in the {w} days up to {}",
+                                f.as_of
+                            ),
+                            None => format!("no {name} result in the {w} days up to {}", f.as_of),
+                        },
                         Some(lab) => match lab.value {
                             Err(LabProblem::Unit) => format!(
                                 "the {name} of {} is in a unit that cannot be converted to {}",
@@ -599,7 +643,7 @@ impl Cx<'_> {
                 });
             }
         }
-        for lab in &self.f.labs {
+        for lab in self.f.labs.iter().filter(|l| !l.derived) {
             if let Err(problem) = lab.value {
                 let name = &self.g.program.labs[lab.lab].name;
                 let what = match problem {
@@ -607,7 +651,9 @@ impl Cx<'_> {
                         "cannot be converted to {}",
                         self.g.program.labs[lab.lab].dimension.canonical_unit()
                     ),
-                    LabProblem::Value => "is not a number or a range such as \">60\"".into(),
+                    LabProblem::Value | LabProblem::Missing(_) => {
+                        "is not a number or a range such as \">60\"".into()
+                    }
                 };
                 notes.push(Note {
                     entry: None,

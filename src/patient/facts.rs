@@ -6,7 +6,7 @@ use super::model::*;
 use super::text::ResolvedBy;
 use crate::compile::Vocabulary;
 use crate::date::{Date, days_in_month};
-use crate::ir::{ConditionId, DrugId, LabId};
+use crate::ir::{ConditionId, Derivation, DrugId, LabId};
 use crate::route::Route;
 use crate::value::Interval;
 
@@ -119,8 +119,10 @@ pub struct LabFact {
     pub date: Date,
     /// The value in the lab's canonical unit, or why not.
     pub value: Result<Interval, LabProblem>,
-    /// Index of the result in the record.
+    /// Index of the result in the record (for a derived value, of the result it comes from).
     pub entry: usize,
+    /// Computed by the lab's derivation rather than reported.
+    pub derived: bool,
 }
 
 /// Why a lab value cannot be read.
@@ -130,6 +132,8 @@ pub enum LabProblem {
     Unit,
     /// Its value is not a number or range.
     Value,
+    /// A derived value lacks an input (`"weight"`, `"age"`).
+    Missing(&'static str),
 }
 
 /// Everything the rules read about one patient at one `as_of` date.
@@ -318,7 +322,27 @@ impl PatientFacts {
                     date,
                     value,
                     entry: i,
+                    derived: false,
                 });
+            }
+        }
+        for &(lab, derivation) in vocab.derivations() {
+            let Derivation::CockcroftGault { creatinine } = derivation;
+            for i in 0..self.labs.len() {
+                let scr = &self.labs[i];
+                if scr.lab != creatinine || scr.derived {
+                    continue;
+                }
+                let fact = LabFact {
+                    lab,
+                    date: scr.date,
+                    value: scr.value.and_then(|scr| {
+                        cockcroft_gault(scr, self.age, self.weight_kg, self.sex)
+                    }),
+                    entry: scr.entry,
+                    derived: true,
+                };
+                self.labs.push(fact);
             }
         }
         Ok(())
@@ -345,6 +369,40 @@ fn dose_key(m: &MedicationRecord<'_>) -> u64 {
     eat(m.frequency.as_deref().unwrap_or("").trim().as_bytes());
     eat(&[u8::from(m.prn)]);
     h
+}
+
+/// Creatinine clearance in mL/min by Cockcroft-Gault: (140 - age) x weight / (72 x serum
+/// creatinine in mg/dL), x 0.85 for women. Every input may be a range (a partial birth date, a
+/// creatinine written "<0.5"; an unknown or other sex spans both factors), so the result is the
+/// range of every combination: the formula falls with age and creatinine and rises with weight.
+pub fn cockcroft_gault(
+    scr: Interval,
+    age: Option<Interval>,
+    weight_kg: Option<f64>,
+    sex: Option<Sex>,
+) -> Result<Interval, LabProblem> {
+    let weight = weight_kg.ok_or(LabProblem::Missing("weight"))?;
+    let age = age.ok_or(LabProblem::Missing("age"))?;
+    if !(scr.lo >= 0.0 && scr.hi > 0.0) {
+        return Err(LabProblem::Value);
+    }
+    let (f_lo, f_hi) = match sex {
+        Some(Sex::Female) => (0.85, 0.85),
+        Some(Sex::Male) => (1.0, 1.0),
+        _ => (0.85, 1.0),
+    };
+    let at = |age: f64, scr: f64, f: f64| ((140.0 - age) * weight * f / (72.0 * scr)).max(0.0);
+    let hi = if scr.lo > 0.0 {
+        at(age.lo, scr.lo, f_hi)
+    } else {
+        f64::INFINITY
+    };
+    Ok(Interval {
+        lo: at(age.hi, scr.hi, f_lo),
+        hi,
+        lo_open: scr.hi_open,
+        hi_open: scr.lo_open,
+    })
 }
 
 fn lab_value(l: &LabRecord<'_>, dim: crate::units::Dimension) -> Result<Interval, LabProblem> {

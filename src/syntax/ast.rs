@@ -55,6 +55,8 @@ pub enum Item {
     Lab(LabDecl),
     /// `rule`.
     Rule(RuleDecl),
+    /// `test`.
+    Test(TestDecl),
 }
 
 /// A named list of strings inside a declaration block, such as `atc "M03BX01"`.
@@ -128,6 +130,8 @@ pub struct LabDecl {
     pub unit: Option<Ident>,
     /// The look-back window.
     pub within: Option<Expr>,
+    /// `computed METHOD(INPUT)`: how to derive a value when none is reported.
+    pub computed: Option<(Ident, Ident)>,
 }
 
 /// `rule NAME { ... }`.
@@ -262,4 +266,129 @@ impl BinOp {
             BinOp::Sub => "-",
         }
     }
+}
+
+/// `test "NAME" { as_of D  patient { ... }  expect ... }`.
+#[derive(Clone, Debug)]
+pub struct TestDecl {
+    /// The test's name.
+    pub name: Str,
+    /// `as_of` dates (exactly one is expected; the checker reports otherwise).
+    pub as_of: Vec<(Option<crate::date::Date>, Span)>,
+    /// `patient { ... }` blocks (exactly one is expected).
+    pub patients: Vec<(Vec<TestFact>, Span)>,
+    /// Expectations, in source order.
+    pub expects: Vec<TestExpect>,
+    /// The whole test.
+    pub span: Span,
+}
+
+/// One fact about a test patient.
+#[derive(Clone, Debug)]
+pub enum TestFact {
+    /// `medications unknown` (or conditions, labs): the section is absent.
+    Unknown(Ident),
+    /// `age N`.
+    Age(f64, Span),
+    /// `born 1956-03-02` or `born 1956`.
+    Born(String, Span),
+    /// `sex female`.
+    Sex(Ident),
+    /// `weight 70 kg`.
+    Weight(Expr),
+    /// `condition [icd10|snomed] "CODE" [STATUS]`.
+    Condition {
+        /// The code system, ICD-10-CM when not written.
+        system: Option<Ident>,
+        /// The code.
+        code: Str,
+        /// The status word.
+        status: Option<Ident>,
+    },
+    /// `lab NAME|"LOINC" VALUE [UNIT] on DATE`.
+    Lab {
+        /// A declared lab's name, or a LOINC code.
+        lab: LabRef,
+        /// The value: a number, or a string such as ">60".
+        value: TestValue,
+        /// The unit, the lab's own when not written.
+        unit: Option<Ident>,
+        /// The result's date (`None`: not a calendar day).
+        date: Option<crate::date::Date>,
+        /// The whole fact.
+        span: Span,
+    },
+    /// `med "TEXT" ATTR...`.
+    Med {
+        /// The text as a prescription would read.
+        text: Str,
+        /// Its attributes in source order.
+        attrs: Vec<MedAttr>,
+    },
+}
+
+/// A lab named in a test.
+#[derive(Clone, Debug)]
+pub enum LabRef {
+    /// A declared lab.
+    Name(Ident),
+    /// A LOINC code.
+    Loinc(Str),
+}
+
+/// A lab value in a test.
+#[derive(Clone, Debug)]
+pub enum TestValue {
+    /// A number.
+    Number(f64, Span),
+    /// Text such as ">60".
+    Text(Str),
+}
+
+/// An attribute of a test medication.
+#[derive(Clone, Debug)]
+pub enum MedAttr {
+    /// `10 mg`.
+    Dose(f64, Ident),
+    /// `from 2026-01-01`.
+    From(Option<crate::date::Date>, Span),
+    /// `to 2026-01-01`.
+    To(Option<crate::date::Date>, Span),
+    /// `rxnorm "7804"`, `atc "N02AA05"`, `id "m1"`.
+    Code(Ident, Str),
+    /// A quoted frequency such as "every 8 hours".
+    Text(Str),
+    /// A frequency, route, status, `prn` or `statement`.
+    Word(Ident),
+}
+
+/// One `expect` line.
+#[derive(Clone, Debug)]
+pub struct TestExpect {
+    /// What is expected.
+    pub kind: ExpectDecl,
+    /// The whole line.
+    pub span: Span,
+}
+
+/// The kinds of expectation.
+#[derive(Clone, Debug)]
+pub enum ExpectDecl {
+    /// `expect RULE [severity S] [message contains "T"]...`.
+    Fires {
+        /// The rule.
+        rule: Ident,
+        /// The severity it must have.
+        severity: Option<Ident>,
+        /// Texts its message must contain.
+        contains: Vec<Str>,
+    },
+    /// `expect no RULE`: decided false.
+    No(Ident),
+    /// `expect gap RULE`: a data gap.
+    Gap(Ident),
+    /// `expect superseded RULE`.
+    Superseded(Ident),
+    /// `expect unrecognized "TEXT"`.
+    Unrecognized(Str),
 }

@@ -110,6 +110,23 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::k_lab
             | Rule::k_rule
             | Rule::k_atc
+            | Rule::k_test
+            | Rule::t_no
+            | Rule::t_gap
+            | Rule::t_superseded
+            | Rule::t_unrecognized
+            | Rule::t_age
+            | Rule::t_born
+            | Rule::t_sex
+            | Rule::t_weight
+            | Rule::t_on
+            | Rule::t_med
+            | Rule::t_from
+            | Rule::t_to
+            | Rule::t_unknown
+            | Rule::t_as_of
+            | Rule::t_patient
+            | Rule::t_expect
             | Rule::EOI
     )
 }
@@ -176,6 +193,7 @@ impl Cx {
             }
             Rule::lab_decl => pack.items.push(Item::Lab(self.lab(item))),
             Rule::rule_decl => pack.items.push(Item::Rule(self.rule(item, span))),
+            Rule::test_decl => pack.items.push(Item::Test(self.test(item, span))),
             _ => {}
         }
     }
@@ -253,12 +271,18 @@ impl Cx {
             codes: Vec::new(),
             unit: None,
             within: None,
+            computed: None,
         };
         for field in c {
             let inner = next(&mut field.into_inner());
             match inner.as_rule() {
                 Rule::code_list => lab.codes.push(self.code_list(inner)),
                 Rule::lab_unit => lab.unit = Some(self.ident(next_of(&mut children(inner)))),
+                Rule::lab_derived => {
+                    let mut c = children(inner);
+                    let method = self.ident(next_of(&mut c));
+                    lab.computed = Some((method, self.ident(next_of(&mut c))));
+                }
                 _ => lab.within = Some(self.quantity(next_of(&mut children(inner)))),
             }
         }
@@ -270,6 +294,163 @@ impl Cx {
         let name = self.ident(next_of(&mut c));
         let fields = c.map(|f| self.rule_field(f)).collect();
         RuleDecl { name, fields, span }
+    }
+
+    fn test(&self, pair: Pair<'_, Rule>, span: Span) -> TestDecl {
+        let mut c = children(pair);
+        let mut test = TestDecl {
+            name: self.string(next_of(&mut c)),
+            as_of: Vec::new(),
+            patients: Vec::new(),
+            expects: Vec::new(),
+            span,
+        };
+        for field in c {
+            let field_span = self.span(&field);
+            match field.as_rule() {
+                Rule::as_of_t => {
+                    let date = next_of(&mut children(field));
+                    test.as_of.push((self.date(&date), field_span));
+                }
+                Rule::patient_t => {
+                    let facts = children(field).map(|f| self.fact(f)).collect();
+                    test.patients.push((facts, field_span));
+                }
+                _ => {
+                    let kind = self.expectation(next_of(&mut children(field)));
+                    test.expects.push(TestExpect {
+                        kind,
+                        span: field_span,
+                    });
+                }
+            }
+        }
+        test
+    }
+
+    /// A date token: the grammar checked its shape, this checks the calendar (`None` for a
+    /// day that does not exist, reported by the checker).
+    fn date(&self, pair: &Pair<'_, Rule>) -> Option<Date> {
+        Date::parse(pair.as_str())
+    }
+
+    fn fact(&self, pair: Pair<'_, Rule>) -> TestFact {
+        let span = self.span(&pair);
+        let rule = pair.as_rule();
+        let mut c = children(pair);
+        match rule {
+            Rule::unknown_f => TestFact::Unknown(self.ident(next_of(&mut c))),
+            Rule::age_f => {
+                let n = next_of(&mut c);
+                TestFact::Age(n.as_str().parse().unwrap_or(f64::NAN), self.span(&n))
+            }
+            Rule::born_f => {
+                let b = next_of(&mut c);
+                TestFact::Born(b.as_str().to_string(), self.span(&b))
+            }
+            Rule::sex_f => TestFact::Sex(self.ident(next_of(&mut c))),
+            Rule::weight_f => TestFact::Weight(self.quantity(next_of(&mut c))),
+            Rule::cond_f => {
+                let mut system = None;
+                let mut code = None;
+                let mut status = None;
+                for p in c {
+                    match p.as_rule() {
+                        Rule::code_system => system = Some(self.ident(p)),
+                        Rule::string => code = Some(self.string(p)),
+                        _ => status = Some(self.ident(p)),
+                    }
+                }
+                TestFact::Condition {
+                    system,
+                    code: code.unwrap_or_else(|| Str {
+                        value: String::new(),
+                        span,
+                    }),
+                    status,
+                }
+            }
+            Rule::lab_f => {
+                let first = next_of(&mut c);
+                let lab = match first.as_rule() {
+                    Rule::string => LabRef::Loinc(self.string(first)),
+                    _ => LabRef::Name(self.ident(first)),
+                };
+                let v = next_of(&mut c);
+                let value = match v.as_rule() {
+                    Rule::string => TestValue::Text(self.string(v)),
+                    _ => TestValue::Number(v.as_str().parse().unwrap_or(f64::NAN), self.span(&v)),
+                };
+                let mut unit = None;
+                let mut date = None;
+                for p in c {
+                    match p.as_rule() {
+                        Rule::test_unit => unit = Some(self.ident(p)),
+                        _ => date = self.date(&p),
+                    }
+                }
+                TestFact::Lab {
+                    lab,
+                    value,
+                    unit,
+                    date,
+                    span,
+                }
+            }
+            _ => {
+                let text = self.string(next_of(&mut c));
+                let attrs = c.map(|a| self.med_attr(a)).collect();
+                TestFact::Med { text, attrs }
+            }
+        }
+    }
+
+    fn med_attr(&self, pair: Pair<'_, Rule>) -> MedAttr {
+        let span = self.span(&pair);
+        let rule = pair.as_rule();
+        match rule {
+            Rule::med_word => MedAttr::Word(self.ident(pair)),
+            Rule::med_string => MedAttr::Text(self.string(next_of(&mut children(pair)))),
+            Rule::med_dose => {
+                let mut c = pair.into_inner();
+                let value = next(&mut c).as_str().parse().unwrap_or(f64::NAN);
+                MedAttr::Dose(value, self.ident(next(&mut c)))
+            }
+            Rule::med_code => {
+                let mut c = pair.into_inner();
+                let field = self.ident(next(&mut c));
+                MedAttr::Code(field, self.string(next(&mut c)))
+            }
+            Rule::med_from => MedAttr::From(self.date(&next_of(&mut children(pair))), span),
+            _ => MedAttr::To(self.date(&next_of(&mut children(pair))), span),
+        }
+    }
+
+    fn expectation(&self, pair: Pair<'_, Rule>) -> ExpectDecl {
+        let rule = pair.as_rule();
+        let mut c = children(pair);
+        match rule {
+            Rule::expect_no => ExpectDecl::No(self.ident(next_of(&mut c))),
+            Rule::expect_gap => ExpectDecl::Gap(self.ident(next_of(&mut c))),
+            Rule::expect_superseded => ExpectDecl::Superseded(self.ident(next_of(&mut c))),
+            Rule::expect_unrecognized => ExpectDecl::Unrecognized(self.string(next_of(&mut c))),
+            _ => {
+                let rule = self.ident(next_of(&mut c));
+                let mut severity = None;
+                let mut contains = Vec::new();
+                for p in c {
+                    match p.as_rule() {
+                        Rule::string => contains.push(self.string(p)),
+                        _ => severity = Some(self.ident(p)),
+                    }
+                }
+                ExpectDecl::Fires {
+                    rule,
+                    severity,
+                    contains,
+                }
+            }
+        }
     }
 
     fn rule_field(&self, pair: Pair<'_, Rule>) -> RuleField {
@@ -500,7 +681,26 @@ fn describe(rule: Rule) -> &'static str {
         | Rule::supersedes_f
         | Rule::override_f => "a rule field",
         Rule::drug_field | Rule::code_list | Rule::brand_field | Rule::field_name => "a drug field",
-        Rule::lab_field | Rule::lab_unit | Rule::lab_within => "a lab field",
+        Rule::lab_field | Rule::lab_unit | Rule::lab_within | Rule::lab_derived => "a lab field",
+        Rule::as_of_t | Rule::patient_t | Rule::expect_t => "a test field (as_of, patient, expect)",
+        Rule::unknown_f
+        | Rule::section
+        | Rule::age_f
+        | Rule::born_f
+        | Rule::sex_f
+        | Rule::weight_f
+        | Rule::cond_f
+        | Rule::lab_f
+        | Rule::med_f => "a patient fact (age, born, sex, weight, condition, lab, med)",
+        Rule::med_dose | Rule::med_from | Rule::med_to | Rule::med_code | Rule::med_word => {
+            "a medication detail (dose, frequency, route, status, from, to)"
+        }
+        Rule::t_on => "`on DATE`",
+        Rule::expect_no
+        | Rule::expect_gap
+        | Rule::expect_superseded
+        | Rule::expect_unrecognized
+        | Rule::expect_fires => "an expectation (RULE, no RULE, gap RULE, superseded RULE, unrecognized \"TEXT\")",
         Rule::class_term
         | Rule::class_union
         | Rule::class_expr
@@ -513,7 +713,8 @@ fn describe(rule: Rule) -> &'static str {
         | Rule::k_class
         | Rule::k_condition
         | Rule::k_lab
-        | Rule::k_rule => "a declaration (pack, use, drug, class, condition, lab, rule)",
+        | Rule::k_rule
+        | Rule::k_test => "a declaration (pack, use, drug, class, condition, lab, rule, test)",
         Rule::k_version => "`version`",
         _ => "something else",
     }
