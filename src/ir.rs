@@ -351,6 +351,9 @@ pub enum TKind {
     Stopped(DrugId, Route, i64),
     /// The last entry before the stop was a lower dose than the one before.
     Tapered(DrugId, Route),
+    /// Some ingredient of the set, taken now, has a lower daily dose by some route than it
+    /// had the given number of days ago.
+    Reduced(SetRef, i64),
     /// The patient's entries in the set (templates only).
     Drugs(SetRef),
     /// Negation.

@@ -11,6 +11,7 @@ use crate::units::{self, Dimension};
 const FUNCTIONS: &[&str] = &[
     "taking",
     "new",
+    "reduced",
     "count",
     "has",
     "had",
@@ -167,6 +168,26 @@ impl Checker<'_> {
                 }
             }
             "lab" => self.lab_call(pack, func, args, span),
+            "reduced" => {
+                let ident = self.one_name(func, args, span, &["within"])?;
+                let set = match self.lookup(pack, ident, "a drug or class", |d| {
+                    matches!(d, Decl::Drug(_) | Decl::Class(_))
+                })? {
+                    Decl::Drug(d) => SetRef::Drug(d),
+                    Decl::Class(c) => SetRef::Class(c),
+                    other => return self.wrong_kind(ident, other, "a drug or class"),
+                };
+                let Some(within) = Self::named_arg(args, "within") else {
+                    self.error(
+                        Diagnostic::error("E050", span, "`reduced` needs a window").with_help(
+                            format!("write `reduced({}, within: 30 days)`", ident.name),
+                        ),
+                    );
+                    return None;
+                };
+                let days = self.duration_days(&within.value)?;
+                typed(TKind::Reduced(set, days), Type::Bool, span)
+            }
             "daily_dose" | "stopped" | "tapered" | "route" => {
                 self.drug_call(pack, func, args, span, place)
             }

@@ -55,6 +55,8 @@ pub enum Node {
     Stopped(DrugId, Route, i64),
     /// `tapered`.
     Tapered(DrugId, Route),
+    /// `reduced`.
+    Reduced(SetRef, i64),
     /// `drugs` (templates).
     Drugs(SetRef),
     /// `not`.
@@ -163,6 +165,7 @@ pub fn reads_medications(nodes: &[Node], n: NodeId) -> bool {
             | Node::RouteIs(..)
             | Node::Stopped(..)
             | Node::Tapered(..)
+            | Node::Reduced(..)
     ) || node.children().any(|c| reads_medications(nodes, c))
 }
 
@@ -196,6 +199,7 @@ impl Builder {
             TKind::RouteIs(d, r) => Node::RouteIs(*d, *r),
             TKind::Stopped(d, r, w) => Node::Stopped(*d, *r, *w),
             TKind::Tapered(d, r) => Node::Tapered(*d, *r),
+            TKind::Reduced(s, w) => Node::Reduced(*s, *w),
             TKind::Drugs(s) => Node::Drugs(*s),
             TKind::Not(a) => Node::Not(self.expr(a)),
             TKind::And(a, b) => Node::And(self.expr(a), self.expr(b)),
@@ -311,7 +315,11 @@ fn build_graph(
             g.add_edge(from, to, ());
         }
         let target = match *node {
-            Node::Taking(s) | Node::New(s) | Node::Count(s) | Node::Drugs(s) => Some(set_node(s)),
+            Node::Taking(s)
+            | Node::New(s)
+            | Node::Count(s)
+            | Node::Drugs(s)
+            | Node::Reduced(s, _) => Some(set_node(s)),
             Node::Has(c) | Node::Had(c) => Some(GraphNode::Condition(c)),
             Node::Lab(l, _) => Some(GraphNode::Lab(l)),
             Node::DailyDose(d, ..)
@@ -368,7 +376,7 @@ fn evaluation_order(graph: &DiGraph<GraphNode, ()>) -> Vec<RuleId> {
 /// history) for `node` to be true; `None` when no such set can be derived.
 fn trigger(nodes: &[Node], vocab: &Vocabulary, node: NodeId) -> Option<Vec<usize>> {
     match nodes[node as usize] {
-        Node::Taking(s) | Node::New(s) => Some(vec![vocab.bit(s)]),
+        Node::Taking(s) | Node::New(s) | Node::Reduced(s, _) => Some(vec![vocab.bit(s)]),
         Node::RouteIs(d, _) | Node::Stopped(d, ..) | Node::Tapered(d, _) => Some(vec![d]),
         Node::Cmp(op, a, b) => cmp_trigger(nodes, vocab, op, a, b),
         Node::And(a, b) => match (trigger(nodes, vocab, a), trigger(nodes, vocab, b)) {

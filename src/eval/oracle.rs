@@ -29,6 +29,7 @@ pub fn eval(g: &RuleGraph, f: &PatientFacts, e: &TExpr) -> Value {
         }
         TKind::RouteIs(d, r) => leaf(Node::RouteIs(*d, *r)),
         TKind::Stopped(d, r, w) => leaf(Node::Stopped(*d, *r, *w)),
+        TKind::Reduced(s, w) => leaf(Node::Reduced(*s, *w)),
         TKind::Tapered(d, r) => leaf(Node::Tapered(*d, *r)),
         TKind::Drugs(_) => Value::Unknown,
         TKind::Not(a) => Value::Bool(!eval(g, f, a).tri()),

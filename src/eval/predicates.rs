@@ -53,6 +53,7 @@ pub fn leaf(node: &Node, f: &PatientFacts, v: &Vocabulary, on: Option<Value>) ->
         Node::RouteIs(d, r) => meds(f, || Value::Bool(route_is(f, d, r))),
         Node::Stopped(d, r, window) => meds(f, || Value::Bool(stopped(f, d, r, window))),
         Node::Tapered(d, r) => meds(f, || Value::Bool(tapered(f, d, r))),
+        Node::Reduced(s, window) => meds(f, || Value::Bool(reduced(f, v, s, window).0)),
         Node::Drugs(_)
         | Node::Not(_)
         | Node::And(..)
@@ -227,6 +228,37 @@ pub fn last_two(f: &PatientFacts, d: DrugId, r: Route) -> (Option<&MedFact>, Opt
             .max_by_key(key)
     });
     (last, before)
+}
+
+/// Whether some ingredient of `s` taken now has, by some route, a lower daily dose than
+/// `window` days ago, with that ingredient and route when so. Unknown when no reduction is
+/// found but some dose, then or now, is not known.
+pub fn reduced(
+    f: &PatientFacts,
+    v: &Vocabulary,
+    s: crate::ir::SetRef,
+    window: i64,
+) -> (Tri, Option<(DrugId, Route)>) {
+    let bit = v.bit(s);
+    let then = f.as_of.add_days(-window);
+    let mut result = Tri::False;
+    for &d in f.taking_drugs.iter().filter(|&&d| v.drug_bits[d].get(bit)) {
+        let mut routes: Vec<Option<Route>> = entries_of(f, d).map(|m| m.route).collect();
+        routes.sort_unstable_by_key(|r| r.map(Route::name));
+        routes.dedup();
+        for route in routes {
+            let Some(r) = route else {
+                result = Tri::Unknown;
+                continue;
+            };
+            match (daily_dose(f, d, r, f.as_of), daily_dose(f, d, r, then)) {
+                (Some(now), Some(before)) if now < before => return (Tri::True, Some((d, r))),
+                (Some(_), Some(_)) => {}
+                _ => result = Tri::Unknown,
+            }
+        }
+    }
+    (result, None)
 }
 
 /// A taper: the last entry before the stop lowered the dose of the entry it followed. An entry

@@ -242,6 +242,33 @@ impl Cx<'_> {
                     meds.extend(entries);
                 }
             }
+            Node::Reduced(s, w) if v.tri() == Tri::True => {
+                let then = self.f.as_of.add_days(-w);
+                let (_, found) = predicates::reduced(self.f, &self.g.vocabulary, s, w);
+                if let Some((d, r)) = found {
+                    let now = predicates::daily_dose(self.f, d, r, self.f.as_of);
+                    let before = predicates::daily_dose(self.f, d, r, then);
+                    let mut entries: Vec<EntryRef> = Vec::new();
+                    for date in [then, self.f.as_of] {
+                        for m in predicates::dose_entries(self.f, d, r, date) {
+                            let e = self.entry(m);
+                            if !entries.iter().any(|x| x.id == e.id) {
+                                entries.push(e);
+                            }
+                        }
+                    }
+                    let show = |x: Option<f64>| x.map_or_else(|| "?".into(), crate::value::format_number);
+                    facts.push(fact(
+                        "dose_reduced",
+                        format!("{} ({})", p.drugs[d].name, r.name()),
+                        format!("{} mg/day, down from {} mg/day on {then}", show(now), show(before)),
+                        Some("mg/day"),
+                        Some(self.f.as_of),
+                        entries.iter().map(|e| e.id.clone()).collect(),
+                    ));
+                    meds.extend(entries);
+                }
+            }
             Node::RouteIs(d, r) if v.tri() == Tri::True => {
                 meds.extend(
                     predicates::entries_of(self.f, d)
@@ -393,6 +420,7 @@ impl Cx<'_> {
             | Node::RouteIs(..)
             | Node::Stopped(..)
             | Node::Tapered(..)
+            | Node::Reduced(..)
             | Node::DailyDose(..)
                 if !f.meds_provided =>
             {
@@ -434,6 +462,20 @@ impl Cx<'_> {
                 }
             }
             Node::DailyDose(d, r, _) => self.dose_reason(d, r),
+            Node::Reduced(s, w) => {
+                let bit = self.g.vocabulary.bit(s);
+                let drugs: Vec<&str> = f
+                    .taking_drugs
+                    .iter()
+                    .filter(|&&d| self.g.vocabulary.drug_bits[d].get(bit))
+                    .map(|&d| p.drugs[d].name.as_str())
+                    .collect();
+                format!(
+                    "the daily doses of {} now and on {} are not both known (a dose, route or start date is missing)",
+                    drugs.join(", "),
+                    f.as_of.add_days(-w)
+                )
+            }
             Node::RouteIs(d, _) | Node::Stopped(d, ..) | Node::Tapered(d, _) => {
                 let unclear: Vec<String> = predicates::entries_of(f, d)
                     .filter(|m| {

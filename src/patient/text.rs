@@ -284,7 +284,7 @@ fn form_route(word: &str) -> Option<Route> {
         | "chewable" | "caplet" | "softgel" => Route::Oral,
         "intrathecal" | "intrathecally" => Route::Intrathecal,
         "transdermal" | "patch" => Route::Transdermal,
-        "sublingual" => Route::Sublingual,
+        "sublingual" | "sl" => Route::Sublingual,
         "buccal" => Route::Buccal,
         "nasal" | "intranasal" => Route::Nasal,
         "rectal" | "suppository" => Route::Rectal,
