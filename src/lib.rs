@@ -39,6 +39,7 @@ pub mod check;
 pub mod compile;
 pub mod date;
 pub mod diagnostic;
+pub mod doc;
 pub mod engine;
 pub mod eval;
 mod fxhash;

@@ -179,7 +179,10 @@ fn expectation(program: &Program, e: &Expectation, report: &PatientReport) -> Op
                     format!("it fired as {}", finding.severity.name()),
                 );
             }
-            if let Some(missing) = contains.iter().find(|t| !finding.message.contains(t.as_str())) {
+            if let Some(missing) = contains
+                .iter()
+                .find(|t| !finding.message.contains(t.as_str()))
+            {
                 return fail(
                     format!("the message of `{name}` to contain \"{missing}\""),
                     format!("the message was: {}", finding.message),
@@ -191,7 +194,10 @@ fn expectation(program: &Program, e: &Expectation, report: &PatientReport) -> Op
             let name = &program.rules[*rule].name;
             match fate(report, name) {
                 Fate::Decided => None,
-                other => fail(format!("`{name}` not to fire (decided false)"), describe(&other)),
+                other => fail(
+                    format!("`{name}` not to fire (decided false)"),
+                    describe(&other),
+                ),
             }
         }
         Expect::Gap(rule) => {

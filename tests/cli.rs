@@ -297,3 +297,29 @@ fn a_json_array_reports_each_record_at_its_line() {
     );
     assert!(records[1]["error"].is_string());
 }
+
+#[test]
+fn test_reports_each_failed_expectation_where_it_is_written() {
+    let out = rxguard(&["test", "tests/data/pack_tests/one_passes_one_fails.rules"], None);
+    assert_eq!(out.status.code(), Some(1));
+    insta::assert_snapshot!(text(&out.stdout));
+}
+
+#[test]
+fn test_passes_on_the_bundled_packs_with_at_least_150_tests() {
+    for args in [&["test"][..], &["test", "rules/"][..]] {
+        let out = rxguard(args, None);
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{stdout}");
+        let last = stdout.lines().last().unwrap();
+        let passed: usize = last.split(' ').next().unwrap().parse().unwrap();
+        assert!(passed >= 150, "{last}");
+        assert!(last.ends_with(" passed, 0 failed"), "{last}");
+    }
+}
+
+#[test]
+fn the_committed_rule_catalogue_is_current() {
+    let out = rxguard(&["doc", "rules/", "-o", "docs/rules.md", "--check"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}

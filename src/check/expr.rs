@@ -179,9 +179,8 @@ impl Checker<'_> {
                 };
                 let Some(within) = Self::named_arg(args, "within") else {
                     self.error(
-                        Diagnostic::error("E050", span, "`reduced` needs a window").with_help(
-                            format!("write `reduced({}, within: 30 days)`", ident.name),
-                        ),
+                        Diagnostic::error("E050", span, "`reduced` needs a window")
+                            .with_help(format!("write `reduced({}, within: 30 days)`", ident.name)),
                     );
                     return None;
                 };

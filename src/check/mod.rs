@@ -258,9 +258,7 @@ impl<'s> Checker<'s> {
     /// loaded rule), reporting E010 when it is unknown or not visible.
     fn lookup_rule(&mut self, pack: Option<PackId>, name: &Ident) -> Option<RuleId> {
         match self.rule_names.get(&name.name).copied() {
-            Some(target) if pack.is_none_or(|p| self.visible(p, target.pack)) => {
-                Some(target.value)
-            }
+            Some(target) if pack.is_none_or(|p| self.visible(p, target.pack)) => Some(target.value),
             Some(target) => {
                 let owner = self.program.packs[target.pack].name.clone();
                 self.error(

@@ -92,19 +92,34 @@ impl Checker<'_> {
     }
 
     fn test_case(&mut self, pack: PackId, test: &TestDecl) -> Option<TestCase> {
-        let as_of = self.one(&test.as_of, test, "as_of", "add `as_of 2026-11-01`: tests pin their date");
-        let patient = self.one(&test.patients, test, "patient", "add `patient { age 70; med \"...\" }`");
+        let as_of = self.one(
+            &test.as_of,
+            test,
+            "as_of",
+            "add `as_of 2026-11-01`: tests pin their date",
+        );
+        let patient = self.one(
+            &test.patients,
+            test,
+            "patient",
+            "add `patient { age 70; med \"...\" }`",
+        );
         if test.expects.is_empty() {
             self.error(
-                Diagnostic::error("E040", test.name.span, "a test without `expect`")
-                    .with_help("say what must hold: `expect RULE`, `expect no RULE`, `expect gap RULE`"),
+                Diagnostic::error("E040", test.name.span, "a test without `expect`").with_help(
+                    "say what must hold: `expect RULE`, `expect no RULE`, `expect gap RULE`",
+                ),
             );
         }
         let expects: Vec<Option<Expectation>> =
             test.expects.iter().map(|e| self.expectation(e)).collect();
         let (as_of, as_of_span) = as_of?;
         let Some(as_of) = *as_of else {
-            self.error(bad(*as_of_span, "not a calendar date".into(), "write a real day, YYYY-MM-DD"));
+            self.error(bad(
+                *as_of_span,
+                "not a calendar date".into(),
+                "write a real day, YYYY-MM-DD",
+            ));
             return None;
         };
         let (facts, _) = patient?;
@@ -156,8 +171,12 @@ impl Checker<'_> {
             [one] => Some(one),
             [_, second, ..] => {
                 self.error(
-                    Diagnostic::error("E041", second.1, format!("a second `{keyword}` in one test"))
-                        .with_help("keep one"),
+                    Diagnostic::error(
+                        "E041",
+                        second.1,
+                        format!("a second `{keyword}` in one test"),
+                    )
+                    .with_help("keep one"),
                 );
                 None
             }
@@ -227,7 +246,11 @@ impl Checker<'_> {
                         p.age = Some(*n as u32);
                         Ok(())
                     } else {
-                        Err(bad(*span, format!("age {n} is not a whole number of years"), "write completed years, such as `age 65`"))
+                        Err(bad(
+                            *span,
+                            format!("age {n} is not a whole number of years"),
+                            "write completed years, such as `age 65`",
+                        ))
                     }
                 }
                 TestFact::Born(b, _) => {
@@ -301,7 +324,8 @@ impl Checker<'_> {
         };
         match units::lookup(&unit.name) {
             Some(u) if u.dimension == dimension => Ok(value * u.factor),
-            _ => Err(Diagnostic::error(
+            None => Err(super::vocab::unknown_unit(unit)),
+            Some(_) => Err(Diagnostic::error(
                 "E021",
                 unit.span,
                 format!("`{}` is not {}", unit.name, dimension.describe()),
@@ -330,7 +354,11 @@ impl Checker<'_> {
                 };
                 let def = &self.program.labs[id];
                 let Some(first) = def.loinc.first() else {
-                    return Err(Some(bad(name.span, format!("lab `{}` has no LOINC code", name.name), "write the result's LOINC code in quotes")));
+                    return Err(Some(bad(
+                        name.span,
+                        format!("lab `{}` has no LOINC code", name.name),
+                        "write the result's LOINC code in quotes",
+                    )));
                 };
                 (first.clone(), Some(def.dimension.canonical_unit()))
             }
@@ -339,11 +367,19 @@ impl Checker<'_> {
             (Some(u), _) => u.name.clone(),
             (None, Some(c)) => c.to_string(),
             (None, None) => {
-                return Err(Some(bad(span, "a lab given by LOINC code needs its unit".into(), "write the unit before `on`, such as `1.2 mg/dL`")));
+                return Err(Some(bad(
+                    span,
+                    "a lab given by LOINC code needs its unit".into(),
+                    "write the unit before `on`, such as `1.2 mg/dL`",
+                )));
             }
         };
         let Some(date) = date else {
-            return Err(Some(bad(span, "the result's date is not a calendar day".into(), "write a real day, YYYY-MM-DD")));
+            return Err(Some(bad(
+                span,
+                "the result's date is not a calendar day".into(),
+                "write a real day, YYYY-MM-DD",
+            )));
         };
         let value = match value {
             TestValue::Number(n, _) => LabValue::Number(*n),
@@ -405,7 +441,11 @@ fn medication(text: &Str, attrs: &[MedAttr]) -> Result<MedicationRecord<'static>
             }
             MedAttr::From(date, span) | MedAttr::To(date, span) => {
                 let Some(date) = date else {
-                    return Err(bad(*span, "not a calendar date".into(), "write a real day, YYYY-MM-DD"));
+                    return Err(bad(
+                        *span,
+                        "not a calendar date".into(),
+                        "write a real day, YYYY-MM-DD",
+                    ));
                 };
                 let slot = if matches!(attr, MedAttr::From(..)) {
                     &mut m.start
@@ -450,11 +490,26 @@ fn med_word(m: &mut MedicationRecord<'static>, w: &Ident) -> Result<(), Diagnost
             .iter()
             .map(|(s, _)| *s)
             .chain(crate::route::ROUTES.iter().map(|r| r.name()))
-            .chain(["prn", "statement", "request", "daily", "bid", "tid", "qid", "q6h", "q8h", "q12h"]);
+            .chain([
+                "prn",
+                "statement",
+                "request",
+                "daily",
+                "bid",
+                "tid",
+                "qid",
+                "q6h",
+                "q8h",
+                "q12h",
+            ]);
         let help = suggestion(word, known, || {
             "a medication detail is a dose (10 mg), a frequency (tid, q6h), a route (oral), a status (draft, stopped), prn, statement, `from DATE` or `to DATE`".to_string()
         });
-        return Err(bad(w.span, format!("unknown medication detail `{word}`"), help));
+        return Err(bad(
+            w.span,
+            format!("unknown medication detail `{word}`"),
+            help,
+        ));
     }
     Ok(())
 }

@@ -282,33 +282,37 @@ impl Checker<'_> {
     }
 
     pub(super) fn unknown_unit(&mut self, unit: &Ident) {
-        let starting: Vec<&str> = units::UNITS
-            .iter()
-            .map(|u| u.token)
-            .filter(|t| t.starts_with(unit.name.as_str()))
-            .collect();
-        let help = match (
-            starting.as_slice(),
-            did_you_mean(&unit.name, units::UNITS.iter().map(|u| u.token)),
-        ) {
-            ([one], _) => format!("did you mean `{one}`?"),
-            ([_, ..], _) => format!("did you mean one of: {}?", starting.join(", ")),
-            ([], Some(s)) => format!("did you mean `{s}`?"),
-            ([], None) => format!(
-                "units are: {}",
-                units::UNITS
-                    .iter()
-                    .map(|u| u.token)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        };
-        self.error(
-            Diagnostic::error("E022", unit.span, format!("unknown unit `{}`", unit.name))
-                .with_help(help),
-        );
+        self.error(unknown_unit(unit));
     }
+}
 
+/// E022, with the units the name starts or nearly matches.
+pub(super) fn unknown_unit(unit: &Ident) -> Diagnostic {
+    let starting: Vec<&str> = units::UNITS
+        .iter()
+        .map(|u| u.token)
+        .filter(|t| t.starts_with(unit.name.as_str()))
+        .collect();
+    let help = match (
+        starting.as_slice(),
+        did_you_mean(&unit.name, units::UNITS.iter().map(|u| u.token)),
+    ) {
+        ([one], _) => format!("did you mean `{one}`?"),
+        ([_, ..], _) => format!("did you mean one of: {}?", starting.join(", ")),
+        ([], Some(s)) => format!("did you mean `{s}`?"),
+        ([], None) => format!(
+            "units are: {}",
+            units::UNITS
+                .iter()
+                .map(|u| u.token)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    Diagnostic::error("E022", unit.span, format!("unknown unit `{}`", unit.name)).with_help(help)
+}
+
+impl Checker<'_> {
     fn codes(&mut self, list: &CodeList, valid: impl Fn(&str) -> bool, help: &str) -> Vec<String> {
         let mut out = Vec::new();
         for s in &list.values {

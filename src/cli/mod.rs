@@ -45,6 +45,17 @@ enum Command {
         /// Pack files or folders.
         paths: Vec<PathBuf>,
     },
+    /// Write the rule catalogue as markdown (the bundled packs when no path is given).
+    Doc {
+        /// Pack files or folders.
+        paths: Vec<PathBuf>,
+        /// Write to this file instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Do not write: exit with 1 when the output file is not up to date.
+        #[arg(long, requires = "output")]
+        check: bool,
+    },
     /// Print the compiled rule graph as Graphviz DOT.
     Graph {
         /// Pack files or folders (the bundled packs when none is given).
@@ -133,6 +144,11 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check(args),
         Command::Lint { paths, format } => lint(&paths, format),
         Command::Test { paths } => test(&paths),
+        Command::Doc {
+            paths,
+            output,
+            check,
+        } => doc(&paths, output.as_deref(), check),
         Command::Graph { paths } => graph(&paths),
         Command::Gen { patients, seed } => generate(patients, seed),
     };
@@ -212,6 +228,37 @@ fn test(paths: &[PathBuf]) -> Result<ExitCode, String> {
     } else {
         ExitCode::from(EXIT_FINDINGS)
     })
+}
+
+fn doc(
+    paths: &[PathBuf],
+    output: Option<&std::path::Path>,
+    check: bool,
+) -> Result<ExitCode, String> {
+    let engine = load(paths)?;
+    let text = rxguard::doc::catalogue(&engine.graph().program, &engine.graph().sources);
+    let Some(path) = output else {
+        print!("{text}");
+        return Ok(ExitCode::SUCCESS);
+    };
+    if check {
+        let current = std::fs::read_to_string(path).unwrap_or_default();
+        if current == text {
+            return Ok(ExitCode::SUCCESS);
+        }
+        eprintln!(
+            "{} is out of date: regenerate it with `rxguard doc {}-o {}`",
+            path.display(),
+            paths
+                .iter()
+                .map(|p| format!("{} ", p.display()))
+                .collect::<String>(),
+            path.display()
+        );
+        return Ok(ExitCode::from(EXIT_FINDINGS));
+    }
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn graph(paths: &[PathBuf]) -> Result<ExitCode, String> {

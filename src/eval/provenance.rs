@@ -257,11 +257,16 @@ impl Cx<'_> {
                             }
                         }
                     }
-                    let show = |x: Option<f64>| x.map_or_else(|| "?".into(), crate::value::format_number);
+                    let show =
+                        |x: Option<f64>| x.map_or_else(|| "?".into(), crate::value::format_number);
                     facts.push(fact(
                         "dose_reduced",
                         format!("{} ({})", p.drugs[d].name, r.name()),
-                        format!("{} mg/day, down from {} mg/day on {then}", show(now), show(before)),
+                        format!(
+                            "{} mg/day, down from {} mg/day on {then}",
+                            show(now),
+                            show(before)
+                        ),
                         Some("mg/day"),
                         Some(self.f.as_of),
                         entries.iter().map(|e| e.id.clone()).collect(),
@@ -338,7 +343,9 @@ impl Cx<'_> {
             def.name,
             self.g.program.labs[creatinine].name,
             lab.date,
-            self.f.weight_kg.map_or_else(|| "?".into(), crate::value::format_number),
+            self.f
+                .weight_kg
+                .map_or_else(|| "?".into(), crate::value::format_number),
             self.f.age.map_or_else(|| "?".into(), |a| a.to_string()),
         )
     }
@@ -440,7 +447,8 @@ impl Cx<'_> {
                                 f.as_of,
                                 lab.date,
                                 match lab.value {
-                                    Err(LabProblem::Missing(what)) => format!("the patient's {what} is not given"),
+                                    Err(LabProblem::Missing(what)) =>
+                                        format!("the patient's {what} is not given"),
                                     _ => "its value cannot be read".to_string(),
                                 }
                             ),

@@ -336,9 +336,9 @@ impl PatientFacts {
                 let fact = LabFact {
                     lab,
                     date: scr.date,
-                    value: scr.value.and_then(|scr| {
-                        cockcroft_gault(scr, self.age, self.weight_kg, self.sex)
-                    }),
+                    value: scr
+                        .value
+                        .and_then(|scr| cockcroft_gault(scr, self.age, self.weight_kg, self.sex)),
                     entry: scr.entry,
                     derived: true,
                 };

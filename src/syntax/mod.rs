@@ -700,7 +700,9 @@ fn describe(rule: Rule) -> &'static str {
         | Rule::expect_gap
         | Rule::expect_superseded
         | Rule::expect_unrecognized
-        | Rule::expect_fires => "an expectation (RULE, no RULE, gap RULE, superseded RULE, unrecognized \"TEXT\")",
+        | Rule::expect_fires => {
+            "an expectation (RULE, no RULE, gap RULE, superseded RULE, unrecognized \"TEXT\")"
+        }
         Rule::class_term
         | Rule::class_union
         | Rule::class_expr
