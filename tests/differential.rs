@@ -121,7 +121,7 @@ fn predicate(rng: &mut Rng) -> String {
     let drug = rng.pick(DRUGS);
     let route = rng.pick(ROUTES);
     let (a, b) = (rng.below(100), rng.below(60));
-    match rng.below(13) {
+    match rng.below(15) {
         0 => format!("taking({})", rng.pick(CLASSES)),
         1 => format!("taking({drug})"),
         2 => format!("new({})", rng.pick(CLASSES)),
@@ -149,7 +149,9 @@ fn predicate(rng: &mut Rng) -> String {
             "stopped({drug}, route: {route}, within: {} days)",
             rng.below(40)
         ),
-        _ => format!("tapered({drug}, route: {route})"),
+        12 => format!("tapered({drug}, route: {route})"),
+        13 => format!("reduced({}, within: {} days)", rng.pick(CLASSES), 1 + rng.below(60)),
+        _ => comparison(rng, "lab(crcl)".into(), format!("{} mL/min", 15 + a)),
     }
 }
 

@@ -383,7 +383,9 @@ pub fn cockcroft_gault(
 ) -> Result<Interval, LabProblem> {
     let weight = weight_kg.ok_or(LabProblem::Missing("weight"))?;
     let age = age.ok_or(LabProblem::Missing("age"))?;
-    if !(scr.lo >= 0.0 && scr.hi > 0.0) {
+    // A creatinine is never negative: "<0.5" means 0 to 0.5.
+    let scr_lo = scr.lo.max(0.0);
+    if !(scr.hi > 0.0 && scr_lo.is_finite()) {
         return Err(LabProblem::Value);
     }
     let (f_lo, f_hi) = match sex {
@@ -392,8 +394,8 @@ pub fn cockcroft_gault(
         _ => (0.85, 1.0),
     };
     let at = |age: f64, scr: f64, f: f64| ((140.0 - age) * weight * f / (72.0 * scr)).max(0.0);
-    let hi = if scr.lo > 0.0 {
-        at(age.lo, scr.lo, f_hi)
+    let hi = if scr_lo > 0.0 {
+        at(age.lo, scr_lo, f_hi)
     } else {
         f64::INFINITY
     };
@@ -500,6 +502,52 @@ fn age(patient: &Patient<'_>, as_of: Date) -> Result<Option<Interval>, RecordErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cg(scr: f64, age: (f64, f64), kg: f64, sex: Option<Sex>) -> Interval {
+        cockcroft_gault(
+            Interval::point(scr),
+            Some(Interval::closed(age.0, age.1)),
+            Some(kg),
+            sex,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn cockcroft_gault_matches_the_formula() {
+        // (140 - 70) x 60 / (72 x 1.0) = 58.33 for a man; x 0.85 = 49.58 for a woman.
+        let man = cg(1.0, (70.0, 70.0), 60.0, Some(Sex::Male));
+        assert!((man.lo - 58.333).abs() < 0.01 && man.lo == man.hi);
+        let woman = cg(1.0, (70.0, 70.0), 60.0, Some(Sex::Female));
+        assert!((woman.lo - 49.583).abs() < 0.01);
+        // Unknown sex: the range between the two.
+        let either = cg(1.0, (70.0, 70.0), 60.0, None);
+        assert!((either.lo - woman.lo).abs() < 1e-9 && (either.hi - man.hi).abs() < 1e-9);
+        // An age range widens the result the right way round: older gives less.
+        let ranged = cg(1.0, (64.0, 65.0), 60.0, Some(Sex::Male));
+        assert!((ranged.lo - 62.5).abs() < 1e-9 && (ranged.hi - 63.333).abs() < 0.01);
+    }
+
+    #[test]
+    fn cockcroft_gault_needs_weight_age_and_a_positive_creatinine() {
+        let scr = Interval::point(1.0);
+        let age = Some(Interval::point(70.0));
+        assert_eq!(
+            cockcroft_gault(scr, age, None, None),
+            Err(LabProblem::Missing("weight"))
+        );
+        assert_eq!(
+            cockcroft_gault(scr, None, Some(60.0), None),
+            Err(LabProblem::Missing("age"))
+        );
+        assert_eq!(
+            cockcroft_gault(Interval::point(0.0), age, Some(60.0), None),
+            Err(LabProblem::Value)
+        );
+        // "<0.5" mg/dL: the clearance has no upper bound.
+        let low = cockcroft_gault(Interval::parse("<0.5").unwrap(), age, Some(60.0), None).unwrap();
+        assert!(low.hi.is_infinite());
+    }
 
     fn patient(birth: &str) -> Patient<'_> {
         Patient {
