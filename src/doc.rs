@@ -160,6 +160,7 @@ impl Words<'_> {
             TKind::AsOf => "the evaluation date".into(),
             TKind::Age => "age".into(),
             TKind::Taking(s) => format!("takes {}", self.set(*s)),
+            TKind::TakingBy(s, r) => format!("takes {} by a {} route", self.set(*s), r.name()),
             TKind::New(s) => format!("{} is being ordered", self.set(*s)),
             TKind::Count(s) => match s {
                 SetRef::Class(c) => format!(

@@ -333,6 +333,8 @@ pub enum TKind {
     Age,
     /// Takes the drug or a member of the class now.
     Taking(SetRef),
+    /// Takes the drug or a member of the class now, by one of the routes.
+    TakingBy(SetRef, crate::route::Routes),
     /// A draft order is for it.
     New(SetRef),
     /// Distinct ingredients of the set taken now.

@@ -51,6 +51,59 @@ pub const ROUTES: &[Route] = &[
     Route::Epidural,
 ];
 
+/// A set of routes a rule reads: one route, or a named group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Routes(u16);
+
+impl Routes {
+    /// The routes by which a drug meant to act on the body reaches the circulation: oral,
+    /// sublingual, buccal, rectal, transdermal, intravenous, intramuscular, subcutaneous. Not
+    /// topical, inhaled, nasal, intrathecal or epidural, where a drug mostly acts where it is put.
+    pub const SYSTEMIC: Routes = Routes(
+        Routes::bit(Route::Oral)
+            | Routes::bit(Route::Sublingual)
+            | Routes::bit(Route::Buccal)
+            | Routes::bit(Route::Rectal)
+            | Routes::bit(Route::Transdermal)
+            | Routes::bit(Route::Intravenous)
+            | Routes::bit(Route::Intramuscular)
+            | Routes::bit(Route::Subcutaneous),
+    );
+
+    const fn bit(r: Route) -> u16 {
+        1 << (r as u16)
+    }
+
+    /// Just one route.
+    pub fn one(r: Route) -> Routes {
+        Routes(Routes::bit(r))
+    }
+
+    /// A route or group as a rule names it (`oral`, `systemic`).
+    pub fn from_rule_name(name: &str) -> Option<Routes> {
+        if name == "systemic" {
+            return Some(Routes::SYSTEMIC);
+        }
+        Route::from_rule_name(name).map(Routes::one)
+    }
+
+    /// Whether `r` is in the set.
+    pub fn contains(self, r: Route) -> bool {
+        self.0 & Routes::bit(r) != 0
+    }
+
+    /// The name a rule writes.
+    pub fn name(self) -> &'static str {
+        if self == Routes::SYSTEMIC {
+            return "systemic";
+        }
+        ROUTES
+            .iter()
+            .find(|r| self.contains(**r))
+            .map_or("none", |r| r.name())
+    }
+}
+
 impl Route {
     /// The route's name in rules.
     pub fn name(self) -> &'static str {

@@ -141,6 +141,9 @@ impl Checker<'_> {
                     );
                     return None;
                 }
+                if f == "taking" && Self::named_arg(args, "route").is_some() {
+                    return self.taking_by(pack, func, args, span);
+                }
                 let set = self.set_arg(pack, func, args, span)?;
                 let (kind, ty) = match f {
                     "taking" => (TKind::Taking(set), Type::Bool),
@@ -203,8 +206,35 @@ impl Checker<'_> {
         }
     }
 
+    /// `taking(x, route: r)`, where `r` is a route or `systemic`.
+    fn taking_by(&mut self, pack: PackId, func: &Ident, args: &[Arg], span: Span) -> Typed {
+        let ident = self.one_name(func, args, span, &["route"])?;
+        let set = self.set_of(pack, ident)?;
+        let arg = Self::named_arg(args, "route")?;
+        let ExprKind::Name(r) = &arg.value.kind else {
+            self.error(Diagnostic::error(
+                "E050",
+                arg.value.span,
+                "a route is a name such as `oral` or `systemic`",
+            ));
+            return None;
+        };
+        let routes = match crate::route::Routes::from_rule_name(&r.name) {
+            Some(routes) => routes,
+            None => {
+                self.route_name(r);
+                return None;
+            }
+        };
+        typed(TKind::TakingBy(set, routes), Type::Bool, span)
+    }
+
     fn set_arg(&mut self, pack: PackId, func: &Ident, args: &[Arg], span: Span) -> Option<SetRef> {
         let ident = self.one_name(func, args, span, &[])?;
+        self.set_of(pack, ident)
+    }
+
+    fn set_of(&mut self, pack: PackId, ident: &Ident) -> Option<SetRef> {
         match self.lookup(pack, ident, "a drug or class", |d| {
             matches!(d, Decl::Drug(_) | Decl::Class(_))
         })? {

@@ -37,6 +37,8 @@ pub enum Node {
     Age,
     /// `taking` of a drug or class bit.
     Taking(SetRef),
+    /// `taking` by a set of routes.
+    TakingBy(SetRef, crate::route::Routes),
     /// `new`.
     New(SetRef),
     /// `count`.
@@ -159,6 +161,7 @@ pub fn reads_medications(nodes: &[Node], n: NodeId) -> bool {
     matches!(
         node,
         Node::Taking(_)
+            | Node::TakingBy(..)
             | Node::New(_)
             | Node::Count(_)
             | Node::DailyDose(..)
@@ -188,6 +191,7 @@ impl Builder {
             TKind::AsOf => Node::AsOf,
             TKind::Age => Node::Age,
             TKind::Taking(s) => Node::Taking(*s),
+            TKind::TakingBy(s, r) => Node::TakingBy(*s, *r),
             TKind::New(s) => Node::New(*s),
             TKind::Count(s) => Node::Count(*s),
             TKind::Has(c) => Node::Has(*c),
@@ -316,6 +320,7 @@ fn build_graph(
         }
         let target = match *node {
             Node::Taking(s)
+            | Node::TakingBy(s, _)
             | Node::New(s)
             | Node::Count(s)
             | Node::Drugs(s)
@@ -376,7 +381,9 @@ fn evaluation_order(graph: &DiGraph<GraphNode, ()>) -> Vec<RuleId> {
 /// history) for `node` to be true; `None` when no such set can be derived.
 fn trigger(nodes: &[Node], vocab: &Vocabulary, node: NodeId) -> Option<Vec<usize>> {
     match nodes[node as usize] {
-        Node::Taking(s) | Node::New(s) | Node::Reduced(s, _) => Some(vec![vocab.bit(s)]),
+        Node::Taking(s) | Node::TakingBy(s, _) | Node::New(s) | Node::Reduced(s, _) => {
+            Some(vec![vocab.bit(s)])
+        }
         Node::RouteIs(d, _) | Node::Stopped(d, ..) | Node::Tapered(d, _) => Some(vec![d]),
         Node::Cmp(op, a, b) => cmp_trigger(nodes, vocab, op, a, b),
         Node::And(a, b) => match (trigger(nodes, vocab, a), trigger(nodes, vocab, b)) {

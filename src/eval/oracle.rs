@@ -18,6 +18,7 @@ pub fn eval(g: &RuleGraph, f: &PatientFacts, e: &TExpr) -> Value {
         TKind::AsOf => Value::Date(f.as_of),
         TKind::Age => leaf(Node::Age),
         TKind::Taking(s) => leaf(Node::Taking(*s)),
+        TKind::TakingBy(s, r) => leaf(Node::TakingBy(*s, *r)),
         TKind::New(s) => leaf(Node::New(*s)),
         TKind::Count(s) => leaf(Node::Count(*s)),
         TKind::Has(c) => leaf(Node::Has(*c)),

@@ -5,7 +5,7 @@ use crate::compile::{Node, Vocabulary};
 use crate::date::Date;
 use crate::ir::{DrugId, LabId};
 use crate::patient::{DailyDose, EntryState, LabFact, MedFact, PatientFacts};
-use crate::route::Route;
+use crate::route::{Route, Routes};
 use crate::value::{Interval, Tri, Value};
 
 /// The value of a leaf node. `on` is the value of a `daily_dose`'s `on:` date, if any.
@@ -17,6 +17,7 @@ pub fn leaf(node: &Node, f: &PatientFacts, v: &Vocabulary, on: Option<Value>) ->
         Node::AsOf => Value::Date(f.as_of),
         Node::Age => f.age.map_or(Value::Unknown, Value::Num),
         Node::Taking(s) => meds(f, || Value::Bool(Tri::from_bool(f.taking.get(v.bit(s))))),
+        Node::TakingBy(s, routes) => meds(f, || Value::Bool(taking_by(f, v, s, routes))),
         Node::New(s) => meds(f, || Value::Bool(Tri::from_bool(f.new.get(v.bit(s))))),
         Node::Count(s) => meds(f, || {
             let bit = v.bit(s);
@@ -228,6 +229,32 @@ pub fn last_two(f: &PatientFacts, d: DrugId, r: Route) -> (Option<&MedFact>, Opt
             .max_by_key(key)
     });
     (last, before)
+}
+
+/// The entries of drug or class `s` taken now.
+pub fn taken_entries<'f>(
+    f: &'f PatientFacts,
+    v: &'f Vocabulary,
+    s: crate::ir::SetRef,
+) -> impl Iterator<Item = &'f MedFact> {
+    let bit = v.bit(s);
+    f.meds.iter().filter(move |m| {
+        m.state == EntryState::Taking && f.drugs_of(m).iter().any(|&d| v.drug_bits[d].get(bit))
+    })
+}
+
+/// Some entry of `s` taken now is by one of `routes`; unknown when none is but the route of a
+/// taken entry is not known.
+fn taking_by(f: &PatientFacts, v: &Vocabulary, s: crate::ir::SetRef, routes: Routes) -> Tri {
+    let mut result = Tri::False;
+    for m in taken_entries(f, v, s) {
+        match m.route {
+            Some(r) if routes.contains(r) => return Tri::True,
+            Some(_) => {}
+            None => result = Tri::Unknown,
+        }
+    }
+    result
 }
 
 /// Whether some ingredient of `s` taken now has, by some route, a lower daily dose than

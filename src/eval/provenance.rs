@@ -274,6 +274,13 @@ impl Cx<'_> {
                     meds.extend(entries);
                 }
             }
+            Node::TakingBy(s, routes) if v.tri() == Tri::True => {
+                meds.extend(
+                    predicates::taken_entries(self.f, &self.g.vocabulary, s)
+                        .filter(|m| m.route.is_some_and(|r| routes.contains(r)))
+                        .map(|m| self.entry(m)),
+                );
+            }
             Node::RouteIs(d, r) if v.tri() == Tri::True => {
                 meds.extend(
                     predicates::entries_of(self.f, d)
@@ -428,6 +435,7 @@ impl Cx<'_> {
             | Node::Stopped(..)
             | Node::Tapered(..)
             | Node::Reduced(..)
+            | Node::TakingBy(..)
             | Node::DailyDose(..)
                 if !f.meds_provided =>
             {
@@ -470,6 +478,17 @@ impl Cx<'_> {
                 }
             }
             Node::DailyDose(d, r, _) => self.dose_reason(d, r),
+            Node::TakingBy(s, routes) => {
+                let unclear: Vec<String> = predicates::taken_entries(f, &self.g.vocabulary, s)
+                    .filter(|m| m.route.is_none())
+                    .map(|m| format!("'{}'", self.entry(m).text))
+                    .collect();
+                format!(
+                    "the route of {} is not given (the rule reads {} use)",
+                    unclear.join(", "),
+                    routes.name()
+                )
+            }
             Node::Reduced(s, w) => {
                 let bit = self.g.vocabulary.bit(s);
                 let drugs: Vec<&str> = f
