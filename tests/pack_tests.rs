@@ -1,0 +1,41 @@
+//! The tests written inside the bundled packs: all pass, there are enough of them, and every
+//! rule is tested firing, decided false, and as a data gap.
+
+use rxguard::Engine;
+use rxguard::ir::Expect;
+
+#[test]
+fn every_test_written_in_the_bundled_packs_passes() {
+    let engine = Engine::bundled().unwrap();
+    let outcomes = rxguard::testing::run(&engine);
+    let failures: String = outcomes
+        .iter()
+        .filter(|o| !o.passed())
+        .map(|o| rxguard::testing::render_failures(o, &engine.graph().sources))
+        .collect();
+    assert!(failures.is_empty(), "{failures}");
+    assert!(outcomes.len() >= 150, "{} tests", outcomes.len());
+}
+
+#[test]
+fn every_bundled_rule_is_tested_firing_not_firing_and_as_a_data_gap() {
+    let engine = Engine::bundled().unwrap();
+    let program = &engine.graph().program;
+    let mut seen = vec![[false; 3]; program.rules.len()];
+    for e in program.tests.iter().flat_map(|t| &t.expects) {
+        match e.kind {
+            Expect::Fires { rule, .. } => seen[rule][0] = true,
+            Expect::No(rule) => seen[rule][1] = true,
+            Expect::Gap(rule) => seen[rule][2] = true,
+            Expect::Superseded(_) | Expect::Unrecognized(_) => {}
+        }
+    }
+    let missing: Vec<String> = program
+        .rules
+        .iter()
+        .zip(&seen)
+        .filter(|(_, s)| s.contains(&false))
+        .map(|(r, s)| format!("{} (fires {}, no {}, gap {})", r.name, s[0], s[1], s[2]))
+        .collect();
+    assert!(missing.is_empty(), "{missing:#?}");
+}
