@@ -170,6 +170,8 @@ fn fact(f: &Fact) -> String {
     match f.fact {
         "condition" => format!("{} ({})", f.about, f.value),
         "stop" => format!("{} stopped{date}{entries}", f.about),
+        "count" => format!("{} {} drug(s) taken", f.value, f.about),
+        "dose_reduced" => format!("{} {}{entries}", f.about, f.value),
         _ => format!("{} {}{unit}{date}{entries}", f.about, f.value),
     }
 }

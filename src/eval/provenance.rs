@@ -503,7 +503,14 @@ impl Cx<'_> {
                     f.as_of.add_days(-w)
                 )
             }
-            Node::RouteIs(d, _) | Node::Stopped(d, ..) | Node::Tapered(d, _) => {
+            Node::RouteIs(d, _) => {
+                let unclear: Vec<String> = predicates::entries_of(f, d)
+                    .filter(|m| m.state == EntryState::Taking && m.route.is_none())
+                    .map(|m| format!("'{}'", self.entry(m).text))
+                    .collect();
+                format!("the route of {} is not given", unclear.join(", "))
+            }
+            Node::Stopped(d, ..) | Node::Tapered(d, _) => {
                 let unclear: Vec<String> = predicates::entries_of(f, d)
                     .filter(|m| {
                         m.route.is_none() || (m.state == EntryState::History && m.end.is_none())
