@@ -29,22 +29,38 @@ pub enum InputError {
 impl Engine {
     /// Compiles the packs bundled with rxguard (the `rules/` folder, embedded at build time).
     pub fn bundled() -> Result<Engine, Diagnostics> {
-        Engine::from_sources(
-            crate::bundled::PACKS
-                .iter()
-                .map(|(name, text)| (name.to_string(), text.to_string())),
-        )
+        Engine::from_sources(bundled_sources())
     }
 
-    /// Compiles packs from `(name, text)` pairs; the name is shown in diagnostics.
+    /// Compiles packs from `(name, text)` pairs; the name is shown in diagnostics. The packs'
+    /// `test` blocks are skipped: see [`Engine::from_sources_with_tests`].
     pub fn from_sources(
         sources: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Engine, Diagnostics> {
+        Engine::compile(sources, false)
+    }
+
+    /// Compiles packs with their `test` blocks, checked and ready for [`crate::testing::run`].
+    pub fn from_sources_with_tests(
+        sources: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Engine, Diagnostics> {
+        Engine::compile(sources, true)
+    }
+
+    /// The bundled packs with their tests.
+    pub fn bundled_with_tests() -> Result<Engine, Diagnostics> {
+        Engine::from_sources_with_tests(bundled_sources())
+    }
+
+    fn compile(
+        sources: impl IntoIterator<Item = (String, String)>,
+        tests: bool,
     ) -> Result<Engine, Diagnostics> {
         let mut map = SourceMap::default();
         for (name, text) in sources {
             map.add(name, text);
         }
-        match crate::check::check(&map) {
+        match crate::check::check_with(&map, tests) {
             Ok(program) => Ok(Engine {
                 graph: RuleGraph::compile(program, map),
             }),
@@ -95,6 +111,12 @@ impl Engine {
             serde_json::from_str(json).map_err(|e| InputError::Json(e.to_string()))?;
         Ok(self.check_with(scratch, &patient, as_of)?)
     }
+}
+
+fn bundled_sources() -> impl Iterator<Item = (String, String)> {
+    crate::bundled::PACKS
+        .iter()
+        .map(|(name, text)| (name.to_string(), text.to_string()))
 }
 
 thread_local! {

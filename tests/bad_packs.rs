@@ -22,7 +22,7 @@ fn bad_packs_report_their_codes() {
     insta::glob!("data/bad_packs/*.rules", |path| {
         let text = fs::read_to_string(path).unwrap();
         let name = format!("bad_packs/{}", path.file_name().unwrap().to_string_lossy());
-        let diagnostics = match Engine::from_sources([(name, text.clone())]) {
+        let diagnostics = match Engine::from_sources_with_tests([(name, text.clone())]) {
             Ok(_) => panic!("{} compiled without errors", path.display()),
             Err(d) => d,
         };

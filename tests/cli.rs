@@ -300,7 +300,10 @@ fn a_json_array_reports_each_record_at_its_line() {
 
 #[test]
 fn test_reports_each_failed_expectation_where_it_is_written() {
-    let out = rxguard(&["test", "tests/data/pack_tests/one_passes_one_fails.rules"], None);
+    let out = rxguard(
+        &["test", "tests/data/pack_tests/one_passes_one_fails.rules"],
+        None,
+    );
     assert_eq!(out.status.code(), Some(1));
     insta::assert_snapshot!(text(&out.stdout));
 }

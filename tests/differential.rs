@@ -150,7 +150,11 @@ fn predicate(rng: &mut Rng) -> String {
             rng.below(40)
         ),
         12 => format!("tapered({drug}, route: {route})"),
-        13 => format!("reduced({}, within: {} days)", rng.pick(CLASSES), 1 + rng.below(60)),
+        13 => format!(
+            "reduced({}, within: {} days)",
+            rng.pick(CLASSES),
+            1 + rng.below(60)
+        ),
         _ => comparison(rng, "lab(crcl)".into(), format!("{} mL/min", 15 + a)),
     }
 }

@@ -6,7 +6,7 @@ use rxguard::ir::Expect;
 
 #[test]
 fn every_test_written_in_the_bundled_packs_passes() {
-    let engine = Engine::bundled().unwrap();
+    let engine = Engine::bundled_with_tests().unwrap();
     let outcomes = rxguard::testing::run(&engine);
     let failures: String = outcomes
         .iter()
@@ -19,7 +19,7 @@ fn every_test_written_in_the_bundled_packs_passes() {
 
 #[test]
 fn every_bundled_rule_is_tested_firing_not_firing_and_as_a_data_gap() {
-    let engine = Engine::bundled().unwrap();
+    let engine = Engine::bundled_with_tests().unwrap();
     let program = &engine.graph().program;
     let mut seen = vec![[false; 3]; program.rules.len()];
     for e in program.tests.iter().flat_map(|t| &t.expects) {
@@ -38,4 +38,14 @@ fn every_bundled_rule_is_tested_firing_not_firing_and_as_a_data_gap() {
         .map(|(r, s)| format!("{} (fires {}, no {}, gap {})", r.name, s[0], s[1], s[2]))
         .collect();
     assert!(missing.is_empty(), "{missing:#?}");
+}
+
+#[test]
+fn an_engine_for_checking_patients_skips_the_tests_but_keeps_the_same_pack_hashes() {
+    let checking = Engine::bundled().unwrap();
+    let testing = Engine::bundled_with_tests().unwrap();
+    assert!(checking.graph().program.tests.is_empty());
+    assert!(!testing.graph().program.tests.is_empty());
+    let hashes = |e: &Engine| e.packs().iter().map(|p| p.hash.clone()).collect::<Vec<_>>();
+    assert_eq!(hashes(&checking), hashes(&testing));
 }

@@ -45,12 +45,17 @@ struct Named<T> {
     span: Span,
 }
 
-/// Checks every source and returns the program, or every diagnostic found.
+/// Checks every source, tests included, and returns the program, or every diagnostic found.
 pub fn check(sources: &SourceMap) -> Result<Program, Vec<Diagnostic>> {
+    check_with(sources, true)
+}
+
+/// Checks every source, with the packs' `test` blocks or without them.
+pub fn check_with(sources: &SourceMap, tests: bool) -> Result<Program, Vec<Diagnostic>> {
     let mut checker = Checker::new(sources);
     let mut parsed = Vec::new();
     for (id, source) in sources.iter() {
-        let (ast, errors) = crate::syntax::parse_pack(id, &source.text);
+        let (ast, errors) = crate::syntax::parse_pack_with(id, &source.text, tests);
         if errors.iter().any(|e| e.code == "E002") {
             checker.refused.push(id);
         }

@@ -174,20 +174,28 @@ fn pack_sources(paths: &[PathBuf]) -> Result<Vec<(String, String)>, String> {
 
 /// Compiles the packs at `paths` (bundled when empty), printing diagnostics on failure.
 fn load(paths: &[PathBuf]) -> Result<Engine, String> {
-    Engine::from_sources(pack_sources(paths)?).map_err(|d| {
-        diagnostics::print(&d);
-        format!("{} error(s) in the rule packs", d.errors().count())
-    })
+    Engine::from_sources(pack_sources(paths)?).map_err(failed)
+}
+
+/// The same, with the packs' tests.
+fn load_with_tests(paths: &[PathBuf]) -> Result<Engine, String> {
+    Engine::from_sources_with_tests(pack_sources(paths)?).map_err(failed)
+}
+
+fn failed(d: rxguard::diagnostic::Diagnostics) -> String {
+    diagnostics::print(&d);
+    format!("{} error(s) in the rule packs", d.errors().count())
 }
 
 fn lint(paths: &[PathBuf], format: LintFormat) -> Result<ExitCode, String> {
     let sources = pack_sources(paths)?;
     let count = sources.len();
-    match Engine::from_sources(sources) {
+    match Engine::from_sources_with_tests(sources) {
         Ok(engine) => {
             if let LintFormat::Text = format {
                 let rules = engine.graph().program.rules.len();
-                println!("{count} pack(s), {rules} rule(s): no errors");
+                let tests = engine.graph().program.tests.len();
+                println!("{count} pack(s), {rules} rule(s), {tests} test(s): no errors");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -205,7 +213,7 @@ fn lint(paths: &[PathBuf], format: LintFormat) -> Result<ExitCode, String> {
 }
 
 fn test(paths: &[PathBuf]) -> Result<ExitCode, String> {
-    let engine = load(paths)?;
+    let engine = load_with_tests(paths)?;
     let outcomes = rxguard::testing::run(&engine);
     let failed: Vec<_> = outcomes.iter().filter(|o| !o.passed()).collect();
     let stdout = io::stdout();
@@ -235,7 +243,7 @@ fn doc(
     output: Option<&std::path::Path>,
     check: bool,
 ) -> Result<ExitCode, String> {
-    let engine = load(paths)?;
+    let engine = load_with_tests(paths)?;
     let text = rxguard::doc::catalogue(&engine.graph().program, &engine.graph().sources);
     let Some(path) = output else {
         print!("{text}");

@@ -37,13 +37,19 @@ static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
 
 /// Parses one pack. Returns what could be parsed and a diagnostic for each item that could not.
 pub fn parse_pack(id: SourceId, text: &str) -> (PackAst, Vec<Diagnostic>) {
+    parse_pack_with(id, text, true)
+}
+
+/// Parses one pack, with its `test` blocks or without them (an engine that only checks patients
+/// does not need them, and skipping them before pest sees them keeps compiling fast).
+pub fn parse_pack_with(id: SourceId, text: &str, tests: bool) -> (PackAst, Vec<Diagnostic>) {
     let mut pack = PackAst::default();
     let mut errors = Vec::new();
     let items = match split::split(text, id) {
         Ok(items) => items,
         Err(d) => return (pack, vec![d]),
     };
-    for item in items {
+    for item in items.into_iter().filter(|i| tests || !i.is_test()) {
         let cx = Cx {
             id,
             offset: item.offset,

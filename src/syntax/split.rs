@@ -31,6 +31,15 @@ pub struct ItemText<'a> {
     pub offset: usize,
 }
 
+impl ItemText<'_> {
+    /// A `test` block (skipped when only the rules are wanted).
+    pub fn is_test(&self) -> bool {
+        self.text
+            .strip_prefix("test")
+            .is_some_and(|rest| rest.starts_with([' ', '\t']))
+    }
+}
+
 /// Splits `source` into items. Fails when the source is too large.
 pub fn split(source: &str, id: SourceId) -> Result<Vec<ItemText<'_>>, Diagnostic> {
     if source.len() > MAX_SOURCE_BYTES {
