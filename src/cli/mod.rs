@@ -45,6 +45,15 @@ enum Command {
         /// Pack files or folders.
         paths: Vec<PathBuf>,
     },
+    /// Format rule packs in place, in the one canonical layout (comments kept).
+    Fmt {
+        /// Pack files or folders (every `*.rules` file under a folder).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Do not write: list the files that are not formatted and exit with 1 if any.
+        #[arg(long)]
+        check: bool,
+    },
     /// Write the rule catalogue as markdown (the bundled packs when no path is given).
     Doc {
         /// Pack files or folders.
@@ -144,6 +153,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check(args),
         Command::Lint { paths, format } => lint(&paths, format),
         Command::Test { paths } => test(&paths),
+        Command::Fmt { paths, check } => fmt(&paths, check),
         Command::Doc {
             paths,
             output,
@@ -210,6 +220,61 @@ fn lint(paths: &[PathBuf], format: LintFormat) -> Result<ExitCode, String> {
             Ok(ExitCode::from(EXIT_ERROR))
         }
     }
+}
+
+fn fmt(paths: &[PathBuf], check: bool) -> Result<ExitCode, String> {
+    let sources =
+        engine::read_packs(paths).map_err(|e| format!("cannot read the rule packs: {e}"))?;
+    let mut unformatted = Vec::new();
+    let mut refused = 0;
+    for (name, text) in &sources {
+        let mut map = rxguard::diagnostic::SourceMap::default();
+        let id = map.add(name.clone(), text.clone());
+        let (_, errors) = rxguard::syntax::parse_pack(id, text);
+        if !errors.is_empty() {
+            // A pack that does not parse is not formatted: its layout cannot be trusted.
+            diagnostics::print(&rxguard::diagnostic::Diagnostics {
+                sources: map,
+                items: errors,
+            });
+            refused += 1;
+            continue;
+        }
+        let formatted = rxguard::fmt::format(text);
+        if rxguard::fmt::tokens(&formatted) != rxguard::fmt::tokens(text)
+            || rxguard::fmt::comments(&formatted) != rxguard::fmt::comments(text)
+        {
+            return Err(format!(
+                "formatting {name} would change more than its layout; it was left as it is"
+            ));
+        }
+        if formatted != *text {
+            unformatted.push(name.clone());
+            if !check {
+                std::fs::write(name, &formatted)
+                    .map_err(|e| format!("cannot write {name}: {e}"))?;
+            }
+        }
+    }
+    for name in &unformatted {
+        println!(
+            "{}{name}",
+            if check {
+                "not formatted: "
+            } else {
+                "formatted "
+            }
+        );
+    }
+    if refused > 0 {
+        eprintln!("{refused} pack(s) with syntax errors were not formatted");
+        return Ok(ExitCode::from(EXIT_ERROR));
+    }
+    if check && !unformatted.is_empty() {
+        eprintln!("run `rxguard fmt` on them");
+        return Ok(ExitCode::from(EXIT_FINDINGS));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn test(paths: &[PathBuf]) -> Result<ExitCode, String> {

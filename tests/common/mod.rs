@@ -1,0 +1,155 @@
+//! Shared by the integration tests: a seeded generator of rule packs over the bundled
+//! vocabulary, whose expressions use every predicate.
+
+#![allow(dead_code)]
+
+/// A small deterministic generator (xorshift) for rule expressions.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+}
+
+const DRUGS: &[&str] = &[
+    "baclofen",
+    "oxycodone",
+    "gabapentin",
+    "lorazepam",
+    "alprazolam",
+    "tramadol",
+    "bupropion",
+    "clozapine",
+    "levetiracetam",
+    "zolpidem",
+    "morphine",
+    "pregabalin",
+];
+const CLASSES: &[&str] = &[
+    "opioid",
+    "benzodiazepine",
+    "gabapentinoid",
+    "cns_active",
+    "z_drug",
+    "antipsychotic",
+    "strong_anticholinergic",
+    "antiepileptic",
+];
+const CONDITIONS: &[&str] = &[
+    "epilepsy",
+    "dialysis",
+    "falls_history",
+    "opioid_use_disorder",
+    "dementia",
+];
+const OPS: &[&str] = &["<", "<=", ">", ">=", "==", "!="];
+const ROUTES: &[&str] = &["oral", "intrathecal"];
+
+fn comparison(rng: &mut Rng, subject: String, threshold: String) -> String {
+    let op = rng.pick(OPS);
+    // Half the time the threshold comes first, which the trigger derivation must flip.
+    if rng.below(2) == 0 {
+        format!("{subject} {op} {threshold}")
+    } else {
+        format!("{threshold} {op} {subject}")
+    }
+}
+
+fn predicate(rng: &mut Rng) -> String {
+    let drug = rng.pick(DRUGS);
+    let route = rng.pick(ROUTES);
+    let (a, b) = (rng.below(100), rng.below(60));
+    match rng.below(15) {
+        0 => format!("taking({})", rng.pick(CLASSES)),
+        1 => format!("taking({drug})"),
+        2 => format!("new({})", rng.pick(CLASSES)),
+        3 => comparison(
+            rng,
+            format!("count({})", CLASSES[0..4][drug.len() % 4]),
+            format!("{}", drug.len() % 4),
+        ),
+        4 => comparison(rng, "age".into(), format!("{}", 40 + a / 2)),
+        5 => format!("has({})", rng.pick(CONDITIONS)),
+        6 => format!("had({})", rng.pick(CONDITIONS)),
+        7 => comparison(rng, "lab(egfr)".into(), format!("{} mL/min/1.73m2", 15 + a)),
+        8 => comparison(
+            rng,
+            format!("daily_dose({drug}, route: {route})"),
+            format!("{a} mg/day"),
+        ),
+        9 => comparison(
+            rng,
+            format!("daily_dose({drug}, route: oral, on: as_of - {b} days)"),
+            format!("{} mg/day", a / 2),
+        ),
+        10 => format!("route({drug}) == {route}"),
+        11 => format!(
+            "stopped({drug}, route: {route}, within: {} days)",
+            rng.below(40)
+        ),
+        12 => format!("tapered({drug}, route: {route})"),
+        13 => format!(
+            "reduced({}, within: {} days)",
+            rng.pick(CLASSES),
+            1 + rng.below(60)
+        ),
+        _ => comparison(rng, "lab(crcl)".into(), format!("{} mL/min", 15 + a)),
+    }
+}
+
+fn expression(rng: &mut Rng, depth: usize) -> String {
+    if depth == 0 {
+        return predicate(rng);
+    }
+    match rng.below(5) {
+        0 => format!("not ({})", expression(rng, depth - 1)),
+        1 => format!(
+            "({}) or ({})",
+            expression(rng, depth - 1),
+            expression(rng, depth - 1)
+        ),
+        2 | 3 => format!(
+            "({}) and ({})",
+            expression(rng, depth - 1),
+            expression(rng, depth - 1)
+        ),
+        _ => predicate(rng),
+    }
+}
+
+pub fn random_pack(seed: u64, rules: usize) -> String {
+    let mut rng = Rng(seed | 1);
+    let mut text = String::from("pack random \"Random rules\" version \"0\"\nuse vocabulary\n");
+    for r in 0..rules {
+        text.push_str(&format!(
+            "rule r{r} {{\n  severity major\n  when {}\n",
+            expression(&mut rng, 3)
+        ));
+        if rng.below(3) == 0 {
+            text.push_str(&format!("  unless {}\n", expression(&mut rng, 1)));
+        }
+        if rng.below(4) == 0 {
+            text.push_str(&format!(
+                "  downgrade to moderate when {}\n",
+                expression(&mut rng, 1)
+            ));
+        }
+        if r > 0 && rng.below(3) == 0 {
+            text.push_str(&format!("  supersedes r{}\n", rng.below(r)));
+        }
+        text.push_str("  summary \"s\"\n  message \"m {drugs(opioid)} {age} {lab(egfr)}\"\n  cite \"test\"\n}\n");
+    }
+    text
+}
