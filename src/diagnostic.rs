@@ -162,7 +162,15 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    /// An error with a code, a message and a span.
+    /// A warning: the pack works, but something in it is likely wrong.
+    pub fn warning(code: &'static str, span: Span, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            level: Level::Warning,
+            ..Diagnostic::error(code, span, message)
+        }
+    }
+
+    /// An error: the pack cannot be used.
     pub fn error(code: &'static str, span: Span, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             code,

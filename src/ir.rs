@@ -90,6 +90,8 @@ pub struct ConditionDef {
     pub icd10: Vec<String>,
     /// SNOMED CT concept ids.
     pub snomed: Vec<String>,
+    /// Where it was declared.
+    pub span: Span,
 }
 
 /// A laboratory result type.
@@ -105,6 +107,8 @@ pub struct LabDef {
     pub window_days: i64,
     /// How a value is derived when none is reported.
     pub computed: Option<Derivation>,
+    /// Where it was declared.
+    pub span: Span,
 }
 
 /// A lab value derived from other data.

@@ -46,6 +46,7 @@ pub mod fmt;
 mod fxhash;
 pub mod ir;
 mod key;
+pub mod lint;
 pub mod patient;
 pub mod report;
 pub mod route;

@@ -30,6 +30,7 @@ impl Checker<'_> {
                         name: c.name.name.clone(),
                         icd10: Vec::new(),
                         snomed: Vec::new(),
+                        span: c.name.span,
                     });
                     (&c.name, Decl::Condition(id))
                 }
@@ -41,6 +42,7 @@ impl Checker<'_> {
                         dimension: Dimension::Clearance,
                         window_days: 0,
                         computed: None,
+                        span: l.name.span,
                     });
                     (&l.name, Decl::Lab(id))
                 }

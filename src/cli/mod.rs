@@ -39,6 +39,9 @@ enum Command {
         /// Diagnostics as text or JSON lines.
         #[arg(long, value_enum, default_value_t = LintFormat::Text)]
         format: LintFormat,
+        /// `--deny warnings`: warnings fail the run, as errors do.
+        #[arg(long, value_enum)]
+        deny: Option<Deny>,
     },
     /// Run the tests written in rule packs (the bundled packs when no path is given).
     Test {
@@ -113,6 +116,11 @@ enum Format {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum Deny {
+    Warnings,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum LintFormat {
     Text,
     Json,
@@ -151,7 +159,11 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Check(args) => check(args),
-        Command::Lint { paths, format } => lint(&paths, format),
+        Command::Lint {
+            paths,
+            format,
+            deny,
+        } => lint(&paths, format, deny.is_some()),
         Command::Test { paths } => test(&paths),
         Command::Fmt { paths, check } => fmt(&paths, check),
         Command::Doc {
@@ -197,17 +209,35 @@ fn failed(d: rxguard::diagnostic::Diagnostics) -> String {
     format!("{} error(s) in the rule packs", d.errors().count())
 }
 
-fn lint(paths: &[PathBuf], format: LintFormat) -> Result<ExitCode, String> {
+fn lint(paths: &[PathBuf], format: LintFormat, deny: bool) -> Result<ExitCode, String> {
     let sources = pack_sources(paths)?;
     let count = sources.len();
     match Engine::from_sources_with_tests(sources) {
         Ok(engine) => {
-            if let LintFormat::Text = format {
-                let rules = engine.graph().program.rules.len();
-                let tests = engine.graph().program.tests.len();
-                println!("{count} pack(s), {rules} rule(s), {tests} test(s): no errors");
+            let warnings = rxguard::diagnostic::Diagnostics {
+                sources: engine.graph().sources.clone(),
+                items: rxguard::lint::lint(engine.graph()),
+            };
+            let n = warnings.items.len();
+            match format {
+                LintFormat::Text => {
+                    if n > 0 {
+                        diagnostics::print(&warnings);
+                    }
+                    let rules = engine.graph().program.rules.len();
+                    let tests = engine.graph().program.tests.len();
+                    println!(
+                        "{count} pack(s), {rules} rule(s), {tests} test(s): no errors, {n} warning(s){}",
+                        if deny && n > 0 { " (denied)" } else { "" }
+                    );
+                }
+                LintFormat::Json => print!("{}", warnings.render_json_lines()),
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(if deny && n > 0 {
+                ExitCode::from(EXIT_ERROR)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Err(d) => {
             match format {

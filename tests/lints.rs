@@ -1,0 +1,48 @@
+//! Every lint on a corpus of packs that compile but are likely wrong: the first line of each
+//! file in `tests/data/lint_packs/` names the warnings it must produce; the snapshot holds them
+//! rendered. The bundled packs have none.
+
+use rxguard::Engine;
+use rxguard::diagnostic::Diagnostics;
+
+fn expected_codes(text: &str) -> Vec<String> {
+    let header = text.lines().next().unwrap_or("");
+    let list = header
+        .strip_prefix("# expect:")
+        .expect("a `# expect:` header");
+    let codes = list.split('—').next().unwrap_or("");
+    codes
+        .split(',')
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
+        .collect()
+}
+
+#[test]
+fn each_lint_pack_gives_its_warnings() {
+    insta::glob!("data/lint_packs/*.rules", |path| {
+        let text = std::fs::read_to_string(path).unwrap();
+        let name = format!("lint_packs/{}", path.file_name().unwrap().to_string_lossy());
+        let engine = Engine::from_sources_with_tests([(name, text.clone())])
+            .unwrap_or_else(|d| panic!("{}", d.render_plain()));
+        let warnings = rxguard::lint::lint(engine.graph());
+        let codes: Vec<String> = warnings.iter().map(|d| d.code.to_string()).collect();
+        assert_eq!(codes, expected_codes(&text), "{}", path.display());
+        let rendered = Diagnostics {
+            sources: engine.graph().sources.clone(),
+            items: warnings,
+        };
+        insta::assert_snapshot!(rendered.render_plain());
+    });
+}
+
+#[test]
+fn the_bundled_packs_have_no_warnings() {
+    let engine = Engine::bundled_with_tests().unwrap();
+    let warnings = rxguard::lint::lint(engine.graph());
+    let rendered = Diagnostics {
+        sources: engine.graph().sources.clone(),
+        items: warnings,
+    };
+    assert!(rendered.items.is_empty(), "{}", rendered.render_plain());
+}
