@@ -287,7 +287,7 @@ fn space_between(before: &[Token], b: &Token) -> bool {
     match (a.text.as_str(), b.text.as_str()) {
         ("(", _) | (_, ")" | "," | ":" | ";") => false,
         ("{", "}") => false,
-        (_, "(") => !(a.kind == Kind::Word && !KEYWORDS.contains(&a.text.as_str())),
+        (_, "(") => a.kind != Kind::Word || KEYWORDS.contains(&a.text.as_str()),
         _ => true,
     }
 }
