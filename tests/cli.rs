@@ -326,3 +326,51 @@ fn the_committed_rule_catalogue_is_current() {
     let out = rxguard(&["doc", "rules/", "-o", "docs/rules.md", "--check"], None);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
+
+#[test]
+fn graph_draws_one_rule_and_what_it_depends_on() {
+    let out = rxguard(&["graph", "--rule", "baclofen_renal_elderly"], None);
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_snapshot!(text(&out.stdout));
+    let typo = rxguard(&["graph", "--rule", "baclofen_renal_eldrly"], None);
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(text(&typo.stderr).contains("did you mean `baclofen_renal_elderly`?"));
+}
+
+#[test]
+fn graph_as_svg_through_graphviz_or_a_clear_message() {
+    let graphviz = Command::new("dot").arg("-V").output().is_ok();
+    let out = rxguard(
+        &[
+            "graph",
+            "rules/",
+            "--format",
+            "svg",
+            "--rule",
+            "opioid_with_benzodiazepine",
+        ],
+        None,
+    );
+    if graphviz {
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let svg = text(&out.stdout);
+        assert!(
+            svg.contains("<svg") && svg.contains("opioid_with_benzodiazepine"),
+            "{svg}"
+        );
+    } else {
+        assert_eq!(out.status.code(), Some(2));
+        assert!(text(&out.stderr).contains("Graphviz"));
+    }
+    let missing = Command::new(env!("CARGO_BIN_EXE_rxguard"))
+        .args(["graph", "--format", "svg"])
+        .env("RXGUARD_DOT", "/nonexistent/dot")
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    let message = text(&missing.stderr);
+    assert!(
+        message.contains("needs Graphviz") && message.contains("--format dot"),
+        "{message}"
+    );
+}

@@ -68,10 +68,16 @@ enum Command {
         #[arg(long, requires = "output")]
         check: bool,
     },
-    /// Print the compiled rule graph as Graphviz DOT.
+    /// Print the compiled rule graph as Graphviz DOT, or render it as SVG with Graphviz.
     Graph {
         /// Pack files or folders (the bundled packs when none is given).
         paths: Vec<PathBuf>,
+        /// `dot` (text), or `svg` (a picture, drawn by Graphviz's `dot` program).
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+        /// Draw only what this rule depends on.
+        #[arg(long)]
+        rule: Option<String>,
     },
     /// Generate realistic synthetic patients as NDJSON, for load tests.
     Gen {
@@ -113,6 +119,12 @@ enum Format {
     Text,
     Json,
     Ndjson,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum GraphFormat {
+    Dot,
+    Svg,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -171,7 +183,11 @@ pub fn main() -> ExitCode {
             output,
             check,
         } => doc(&paths, output.as_deref(), check),
-        Command::Graph { paths } => graph(&paths),
+        Command::Graph {
+            paths,
+            format,
+            rule,
+        } => graph(&paths, format, rule.as_deref()),
         Command::Gen { patients, seed } => generate(patients, seed),
     };
     match result {
@@ -364,10 +380,68 @@ fn doc(
     Ok(ExitCode::SUCCESS)
 }
 
-fn graph(paths: &[PathBuf]) -> Result<ExitCode, String> {
+fn graph(paths: &[PathBuf], format: GraphFormat, rule: Option<&str>) -> Result<ExitCode, String> {
     let engine = load(paths)?;
-    print!("{}", engine.graph().to_dot());
-    Ok(ExitCode::SUCCESS)
+    let g = engine.graph();
+    let dot = match rule {
+        None => g.to_dot(),
+        Some(name) => match g.program.rules.iter().position(|r| r.name == name) {
+            Some(id) => g.rule_to_dot(id),
+            None => {
+                let names = g.program.rules.iter().map(|r| r.name.as_str());
+                let help = rxguard::diagnostic::suggestion(name, names, || {
+                    "`rxguard doc` lists the rules".to_string()
+                });
+                return Err(format!("no rule named `{name}`: {help}"));
+            }
+        },
+    };
+    let bytes = match format {
+        GraphFormat::Dot => dot.into_bytes(),
+        GraphFormat::Svg => render_svg(&dot)?,
+    };
+    match io::stdout().write_all(&bytes) {
+        // A reader that stops early (`| head`) is not an error.
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            Err(format!("cannot write the graph: {e}"))
+        }
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// DOT to SVG through Graphviz's `dot` program (`RXGUARD_DOT` names another one).
+fn render_svg(dot: &str) -> Result<Vec<u8>, String> {
+    let program = std::env::var_os("RXGUARD_DOT").unwrap_or_else(|| "dot".into());
+    let spawned = std::process::Command::new(&program)
+        .arg("-Tsvg")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(format!(
+                "drawing SVG needs Graphviz, and its `{}` program was not found. Install Graphviz (Debian and Ubuntu: `apt install graphviz`; macOS: `brew install graphviz`), or write DOT with `--format dot` and draw it elsewhere.",
+                program.to_string_lossy()
+            ));
+        }
+        Err(e) => return Err(format!("cannot run Graphviz: {e}")),
+    };
+    let mut stdin = child.stdin.take().ok_or("cannot write to Graphviz")?;
+    let input = dot.to_string();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("Graphviz failed: {e}"))?;
+    let _ = writer.join();
+    if !out.status.success() {
+        return Err(format!(
+            "Graphviz failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(out.stdout)
 }
 
 fn generate(patients: u64, seed: u64) -> Result<ExitCode, String> {

@@ -6,11 +6,13 @@ use crate::ir::SetRef;
 use petgraph::Direction;
 use std::fmt::Write as _;
 
-pub(super) fn render(g: &RuleGraph) -> String {
+pub(super) fn render(g: &RuleGraph, only: Option<crate::ir::RuleId>) -> String {
+    let keep = only.map(|rule| reachable(g, rule));
+    let kept = |idx: petgraph::graph::NodeIndex| keep.as_ref().is_none_or(|k| k.contains(&idx));
     let mut out = String::from(
         "digraph rxguard {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n",
     );
-    for idx in g.graph.node_indices() {
+    for idx in g.graph.node_indices().filter(|&i| kept(i)) {
         let node = &g.graph[idx];
         if matches!(node, GraphNode::Drug(_))
             && g.graph
@@ -35,7 +37,11 @@ pub(super) fn render(g: &RuleGraph) -> String {
         );
     }
     for edge in g.graph.edge_indices() {
-        if let Some((a, b)) = g.graph.edge_endpoints(edge) {
+        if let Some((a, b)) = g
+            .graph
+            .edge_endpoints(edge)
+            .filter(|(a, b)| kept(*a) && kept(*b))
+        {
             let style = if matches!(
                 (&g.graph[a], &g.graph[b]),
                 (GraphNode::Rule(_), GraphNode::Rule(_))
@@ -51,8 +57,42 @@ pub(super) fn render(g: &RuleGraph) -> String {
     out
 }
 
+/// The nodes one rule depends on: its expressions and the vocabulary they read, plus the rules
+/// that supersede it (without their own dependencies). Shared nodes keep their fill, counted over
+/// the whole graph, so what the rule shares with others stays visible.
+fn reachable(
+    g: &RuleGraph,
+    rule: crate::ir::RuleId,
+) -> std::collections::HashSet<petgraph::graph::NodeIndex> {
+    let mut keep = std::collections::HashSet::new();
+    let Some(start) = g
+        .graph
+        .node_indices()
+        .find(|&i| g.graph[i] == GraphNode::Rule(rule))
+    else {
+        return keep;
+    };
+    let mut stack = vec![start];
+    while let Some(idx) = stack.pop() {
+        if !keep.insert(idx) {
+            continue;
+        }
+        for next in g.graph.neighbors_directed(idx, Direction::Outgoing) {
+            if matches!(g.graph[next], GraphNode::Rule(_)) {
+                keep.insert(next);
+            } else {
+                stack.push(next);
+            }
+        }
+    }
+    keep
+}
+
+/// A label as DOT reads it: quotes and backslashes escaped, `\u{1}` as a line break.
 fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\u{1}', "\\n")
 }
 
 fn label(g: &RuleGraph, node: &GraphNode) -> (String, &'static str) {
@@ -63,7 +103,11 @@ fn label(g: &RuleGraph, node: &GraphNode) -> (String, &'static str) {
         GraphNode::Condition(c) => (format!("condition {}", p.conditions[c].name), "ellipse"),
         GraphNode::Lab(l) => (format!("lab {}", p.labs[l].name), "ellipse"),
         GraphNode::Rule(r) => (
-            format!("rule {}\\n{}", p.rules[r].name, p.rules[r].severity.name()),
+            format!(
+                "rule {}\u{1}{}",
+                p.rules[r].name,
+                p.rules[r].severity.name()
+            ),
             "box",
         ),
         GraphNode::Expr(n) => (describe(g, &g.nodes[n as usize]), "plaintext"),

@@ -286,7 +286,12 @@ impl RuleGraph {
 
     /// The graph as Graphviz DOT.
     pub fn to_dot(&self) -> String {
-        dot::render(self)
+        dot::render(self, None)
+    }
+
+    /// What one rule depends on, as Graphviz DOT.
+    pub fn rule_to_dot(&self, rule: RuleId) -> String {
+        dot::render(self, Some(rule))
     }
 }
 
