@@ -42,6 +42,7 @@ pub mod diagnostic;
 pub mod doc;
 pub mod engine;
 pub mod eval;
+pub mod explain;
 pub mod fmt;
 mod fxhash;
 pub mod ir;

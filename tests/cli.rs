@@ -374,3 +374,49 @@ fn graph_as_svg_through_graphviz_or_a_clear_message() {
         "{message}"
     );
 }
+
+#[test]
+fn explain_answers_for_one_rule_or_all_of_them() {
+    let out = rxguard(
+        &[
+            "explain",
+            "--all",
+            "--as-of",
+            "2026-11-01",
+            "tests/data/patients/epilepsy_baclofen.json",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let rules = text(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with("Rule "))
+        .count();
+    assert!(rules >= 44, "{rules}");
+    let json = rxguard(
+        &[
+            "explain",
+            "--rule",
+            "baclofen_in_epilepsy",
+            "--format",
+            "json",
+            "--as-of",
+            "2026-11-01",
+            "tests/data/patients/epilepsy_baclofen.json",
+        ],
+        None,
+    );
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["rules"][0]["outcome"], "fired");
+    let typo = rxguard(
+        &[
+            "explain",
+            "--rule",
+            "baclofen_in_epilepsi",
+            "tests/data/patients/epilepsy_baclofen.json",
+        ],
+        None,
+    );
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(text(&typo.stderr).contains("did you mean `baclofen_in_epilepsy`?"));
+}

@@ -43,6 +43,30 @@ enum Command {
         #[arg(long, value_enum)]
         deny: Option<Deny>,
     },
+    /// Explain one rule (or all) for one patient: the value of every part of its condition, what
+    /// each predicate read, and why it fired or did not.
+    Explain {
+        /// The patient: a JSON record, or NDJSON with `--id`.
+        patient: String,
+        /// The rule to explain.
+        #[arg(long, required_unless_present = "all")]
+        rule: Option<String>,
+        /// Explain every rule.
+        #[arg(long, conflicts_with = "rule")]
+        all: bool,
+        /// The patient's `id`, when the file holds several records.
+        #[arg(long)]
+        id: Option<String>,
+        /// Rule pack files or folders, instead of the bundled packs.
+        #[arg(long = "rules")]
+        rules: Vec<PathBuf>,
+        /// Evaluation date (YYYY-MM-DD); default today.
+        #[arg(long, value_parser = parse_date)]
+        as_of: Option<Date>,
+        /// Text for a person, JSON for a program.
+        #[arg(long, value_enum, default_value_t = LintFormat::Text)]
+        format: LintFormat,
+    },
     /// Run the tests written in rule packs (the bundled packs when no path is given).
     Test {
         /// Pack files or folders.
@@ -177,6 +201,23 @@ pub fn main() -> ExitCode {
             deny,
         } => lint(&paths, format, deny.is_some()),
         Command::Test { paths } => test(&paths),
+        Command::Explain {
+            patient,
+            rule,
+            all,
+            id,
+            rules,
+            as_of,
+            format,
+        } => explain(
+            &patient,
+            rule.as_deref(),
+            all,
+            id.as_deref(),
+            &rules,
+            as_of,
+            format,
+        ),
         Command::Fmt { paths, check } => fmt(&paths, check),
         Command::Doc {
             paths,
@@ -321,6 +362,69 @@ fn fmt(paths: &[PathBuf], check: bool) -> Result<ExitCode, String> {
         return Ok(ExitCode::from(EXIT_FINDINGS));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn explain(
+    file: &str,
+    rule: Option<&str>,
+    all: bool,
+    id: Option<&str>,
+    rules: &[PathBuf],
+    as_of: Option<Date>,
+    format: LintFormat,
+) -> Result<ExitCode, String> {
+    let engine = load(rules)?;
+    let g = engine.graph();
+    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {file}: {e}"))?;
+    let records: Vec<&str> = if text.trim_start().starts_with('{')
+        && text.lines().filter(|l| !l.trim().is_empty()).count() > 1
+        && serde_json::from_str::<serde_json::Value>(&text).is_err()
+    {
+        text.lines().filter(|l| !l.trim().is_empty()).collect()
+    } else {
+        vec![text.as_str()]
+    };
+    let mut patients = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        let p: rxguard::patient::Patient<'_> =
+            serde_json::from_str(r).map_err(|e| format!("{file}:{}: {e}", i + 1))?;
+        patients.push(p);
+    }
+    let patient = match (id, patients.len()) {
+        (None, 1) => patients.remove(0),
+        (None, n) => return Err(format!("{file} holds {n} patients: name one with --id")),
+        (Some(id), _) => patients
+            .into_iter()
+            .find(|p| p.id == id)
+            .ok_or_else(|| format!("no patient with id `{id}` in {file}"))?,
+    };
+    let ids: Vec<usize> = if all {
+        (0..g.program.rules.len()).collect()
+    } else {
+        let name = rule.unwrap_or_default();
+        match g.program.rules.iter().position(|r| r.name == name) {
+            Some(i) => vec![i],
+            None => {
+                let help = rxguard::diagnostic::suggestion(
+                    name,
+                    g.program.rules.iter().map(|r| r.name.as_str()),
+                    || "`rxguard doc` lists the rules".to_string(),
+                );
+                return Err(format!("no rule named `{name}`: {help}"));
+            }
+        }
+    };
+    let as_of = as_of.unwrap_or_else(Date::today);
+    let explained = rxguard::explain::PatientExplanation::new(g, &patient, as_of, &ids)
+        .map_err(|e| format!("{file}: {e}"))?;
+    let out = match format {
+        LintFormat::Text => explained.render_text(),
+        LintFormat::Json => serde_json::to_string_pretty(&explained).unwrap_or_default() + "\n",
+    };
+    match io::stdout().write_all(out.as_bytes()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(format!("cannot write: {e}")),
+        _ => Ok(ExitCode::SUCCESS),
+    }
 }
 
 fn test(paths: &[PathBuf]) -> Result<ExitCode, String> {

@@ -259,6 +259,7 @@ fn decide(
 }
 
 pub use provenance::report;
+pub(crate) use provenance::{entry_ref, unknown_reason};
 
 #[cfg(test)]
 mod tests {

@@ -55,6 +55,26 @@ pub fn report(g: &RuleGraph, scratch: &mut Scratch, patient: &Patient<'_>) -> Pa
     report
 }
 
+/// Why a leaf predicate is unknown for this patient, in words (shared with `explain`).
+pub(crate) fn unknown_reason(
+    g: &RuleGraph,
+    f: &PatientFacts,
+    patient: &Patient<'_>,
+    node: &Node,
+) -> Option<String> {
+    Cx { g, f, patient }.leaf_reason(node)
+}
+
+/// A medication entry as the report names it (shared with `explain`).
+pub(crate) fn entry_ref(
+    g: &RuleGraph,
+    f: &PatientFacts,
+    patient: &Patient<'_>,
+    m: &MedFact,
+) -> EntryRef {
+    Cx { g, f, patient }.entry(m)
+}
+
 struct Cx<'a> {
     g: &'a RuleGraph,
     f: &'a PatientFacts,

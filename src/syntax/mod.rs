@@ -502,7 +502,12 @@ impl Cx {
     fn primary(&self, pair: Pair<'_, Rule>) -> Expr {
         let span = self.span(&pair);
         let kind = match pair.as_rule() {
-            Rule::paren => return self.expr(next(&mut pair.into_inner())),
+            // The parentheses belong to the span, so an expression's text is whole.
+            Rule::paren => {
+                let mut inner = self.expr(next(&mut pair.into_inner()));
+                inner.span = span;
+                return inner;
+            }
             Rule::call => {
                 let mut c = pair.into_inner();
                 let func = self.ident(next(&mut c));
