@@ -48,6 +48,7 @@ mod fxhash;
 pub mod ir;
 mod key;
 pub mod lint;
+pub mod mutate;
 pub mod patient;
 pub mod report;
 pub mod route;

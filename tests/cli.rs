@@ -420,3 +420,13 @@ fn explain_answers_for_one_rule_or_all_of_them() {
     assert_eq!(typo.status.code(), Some(2));
     assert!(text(&typo.stderr).contains("did you mean `baclofen_in_epilepsy`?"));
 }
+
+#[test]
+fn mutation_testing_reports_the_mutants_no_test_kills() {
+    let out = rxguard(
+        &["test", "--mutate", "tests/data/pack_tests/weak_tests.rules"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    insta::assert_snapshot!(text(&out.stdout));
+}

@@ -71,6 +71,10 @@ enum Command {
     Test {
         /// Pack files or folders.
         paths: Vec<PathBuf>,
+        /// Also mutate the rules (thresholds nudged, `<`/`<=` swapped, `and`/`or` flipped,
+        /// `unless` dropped) and report each mutant no test kills.
+        #[arg(long)]
+        mutate: bool,
     },
     /// Format rule packs in place, in the one canonical layout (comments kept).
     Fmt {
@@ -200,7 +204,7 @@ pub fn main() -> ExitCode {
             format,
             deny,
         } => lint(&paths, format, deny.is_some()),
-        Command::Test { paths } => test(&paths),
+        Command::Test { paths, mutate } => test(&paths, mutate),
         Command::Explain {
             patient,
             rule,
@@ -427,8 +431,9 @@ fn explain(
     }
 }
 
-fn test(paths: &[PathBuf]) -> Result<ExitCode, String> {
-    let engine = load_with_tests(paths)?;
+fn test(paths: &[PathBuf], mutate: bool) -> Result<ExitCode, String> {
+    let sources = pack_sources(paths)?;
+    let engine = Engine::from_sources_with_tests(sources.clone()).map_err(failed)?;
     let outcomes = rxguard::testing::run(&engine);
     let failed: Vec<_> = outcomes.iter().filter(|o| !o.passed()).collect();
     let stdout = io::stdout();
@@ -446,7 +451,53 @@ fn test(paths: &[PathBuf]) -> Result<ExitCode, String> {
     )
     .map_err(write_err)?;
     out.flush().map_err(write_err)?;
-    Ok(if failed.is_empty() {
+    if !failed.is_empty() {
+        return Ok(ExitCode::from(EXIT_FINDINGS));
+    }
+    if !mutate {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mutants = rxguard::mutate::mutants(&engine);
+    let verdicts = rxguard::mutate::run(&sources, &mutants);
+    let sources_map = &engine.graph().sources;
+    let mut killed = 0;
+    let mut survived = 0;
+    let mut invalid = 0;
+    for (m, v) in mutants.iter().zip(&verdicts) {
+        match v {
+            rxguard::mutate::Verdict::Killed(_) => killed += 1,
+            rxguard::mutate::Verdict::Invalid => invalid += 1,
+            rxguard::mutate::Verdict::Survived => {
+                survived += 1;
+                writeln!(
+                    out,
+                    "SURVIVED {}: {} in rule `{}`: no test fails",
+                    sources_map.position(m.span),
+                    m.edit,
+                    m.rule
+                )
+                .map_err(write_err)?;
+            }
+        }
+    }
+    let counted = killed + survived;
+    writeln!(
+        out,
+        "{counted} mutants: {killed} killed, {survived} survived ({:.1}% killed){}",
+        if counted == 0 {
+            100.0
+        } else {
+            100.0 * killed as f64 / counted as f64
+        },
+        if invalid > 0 {
+            format!("; {invalid} did not compile and are not counted")
+        } else {
+            String::new()
+        }
+    )
+    .map_err(write_err)?;
+    out.flush().map_err(write_err)?;
+    Ok(if survived == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_FINDINGS)

@@ -1,0 +1,166 @@
+//! Mutation testing of a pack's own tests: small edits of the rules' conditions (a threshold
+//! nudged to its neighbours, `<` and `<=` swapped, `and` and `or` flipped, an `unless` dropped),
+//! each compiled and run against every test. A mutant that no test kills is a test the pack
+//! still lacks: the packs pass their tests whether the rule says `< 60` or `< 61`.
+
+use crate::diagnostic::Span;
+use crate::engine::Engine;
+use crate::ir::{RuleDef, TExpr, TKind};
+use rayon::prelude::*;
+
+/// One edit of one pack.
+#[derive(Clone, Debug)]
+pub struct Mutant {
+    /// The rule edited.
+    pub rule: String,
+    /// The source edited (an index into the sources given to [`mutants`]).
+    pub source: usize,
+    /// Where the edit is.
+    pub span: Span,
+    /// The edit, as `before` → `after`.
+    pub edit: String,
+    start: usize,
+    end: usize,
+    replacement: String,
+}
+
+/// What the tests made of a mutant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// A test failed: it would have caught the mistake. The test's name.
+    Killed(String),
+    /// Every test passed.
+    Survived,
+    /// The edit does not compile (not counted).
+    Invalid,
+}
+
+/// Every mutant of the rules of `engine` (compiled from `sources`, in that order).
+pub fn mutants(engine: &Engine) -> Vec<Mutant> {
+    let g = engine.graph();
+    let mut out = Vec::new();
+    for rule in &g.program.rules {
+        let Some(source) = g.sources.get(rule.span.source) else {
+            continue;
+        };
+        let text = source.text.as_str();
+        let mut add = |start: usize, end: usize, replacement: String| {
+            let before = text.get(start..end).unwrap_or("").to_string();
+            out.push(Mutant {
+                rule: rule.name.clone(),
+                source: rule.span.source as usize,
+                span: Span::new(rule.span.source, start, end),
+                edit: format!("`{before}` → `{replacement}`"),
+                start,
+                end,
+                replacement,
+            });
+        };
+        for e in expressions(rule) {
+            walk(e, &mut |e| mutate(e, text, &mut add));
+        }
+        for u in &rule.unless {
+            // Drop the whole `unless` field: from its keyword to the end of its expression.
+            let start = u.span.start as usize;
+            if let Some(kw) = text[..start].rfind("unless") {
+                add(kw, u.span.end as usize, String::new());
+            }
+        }
+    }
+    out
+}
+
+fn expressions(rule: &RuleDef) -> impl Iterator<Item = &TExpr> {
+    std::iter::once(&rule.when)
+        .chain(rule.unless.iter())
+        .chain(rule.downgrades.iter().map(|d| &d.1))
+}
+
+fn walk<'e>(e: &'e TExpr, f: &mut impl FnMut(&'e TExpr)) {
+    f(e);
+    for c in e.children() {
+        walk(c, f);
+    }
+}
+
+/// The mutants of one node: its operator, and a literal threshold it compares with.
+fn mutate(e: &TExpr, text: &str, add: &mut impl FnMut(usize, usize, String)) {
+    let between = |a: &TExpr, b: &TExpr| (a.span.end as usize, b.span.start as usize);
+    match &e.kind {
+        TKind::And(a, b) | TKind::Or(a, b) => {
+            let (from, to) = between(a, b);
+            let (word, other) = if matches!(e.kind, TKind::And(..)) {
+                ("and", "or")
+            } else {
+                ("or", "and")
+            };
+            if let Some(i) = text.get(from..to).and_then(|t| t.find(word)) {
+                add(from + i, from + i + word.len(), other.to_string());
+            }
+        }
+        TKind::Cmp(_, a, b) => {
+            let (from, to) = between(a, b);
+            if let Some(op) = text.get(from..to) {
+                let trimmed = op.trim();
+                let swap = match trimmed {
+                    "<" => Some("<="),
+                    "<=" => Some("<"),
+                    ">" => Some(">="),
+                    ">=" => Some(">"),
+                    _ => None,
+                };
+                if let (Some(swap), Some(i)) = (swap, op.find(trimmed)) {
+                    add(from + i, from + i + trimmed.len(), swap.to_string());
+                }
+            }
+            for side in [a, b] {
+                if matches!(side.kind, TKind::Number(_)) {
+                    nudge(side, text, add);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A number written in a rule, nudged down and up by one unit of its last written digit.
+fn nudge(e: &TExpr, text: &str, add: &mut impl FnMut(usize, usize, String)) {
+    let start = e.span.start as usize;
+    let Some(written) = text.get(start..e.span.end as usize) else {
+        return;
+    };
+    let number: String = written
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == '-')
+        .collect();
+    let Ok(value) = number.parse::<f64>() else {
+        return;
+    };
+    let decimals = number.split('.').nth(1).map_or(0, str::len);
+    let step = 10f64.powi(-(decimals as i32));
+    for v in [value - step, value + step] {
+        add(start, start + number.len(), format!("{v:.decimals$}"));
+    }
+}
+
+/// Runs every test against every mutant of the packs in `sources`, in parallel.
+pub fn run(sources: &[(String, String)], mutants: &[Mutant]) -> Vec<Verdict> {
+    mutants
+        .par_iter()
+        .map(|m| {
+            let mut edited = sources.to_vec();
+            let text = &mut edited[m.source].1;
+            text.replace_range(m.start..m.end, &m.replacement);
+            let Ok(engine) = Engine::from_sources_with_tests(edited) else {
+                return Verdict::Invalid;
+            };
+            match crate::testing::run(&engine)
+                .into_iter()
+                .find(|t| !t.passed())
+            {
+                Some(failed) => Verdict::Killed(failed.name),
+                None => Verdict::Survived,
+            }
+        })
+        .collect()
+}
