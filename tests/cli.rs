@@ -52,7 +52,26 @@ fn check_prints_findings_for_the_example_patients() {
         None,
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    insta::assert_snapshot!(text(&out.stdout));
+    insta::assert_snapshot!(without_hashes(&text(&out.stdout)));
+}
+
+/// The report with each pack hash (16 hex digits after "1.0.0, ") replaced by `[hash]`: the
+/// hash changes with every edit of a pack and has its own tests.
+fn without_hashes(report: &str) -> String {
+    report
+        .lines()
+        .map(|l| match l.rfind(", ") {
+            Some(i)
+                if l.ends_with(')')
+                    && l[i + 2..l.len() - 1].len() == 16
+                    && l[i + 2..l.len() - 1].bytes().all(|b| b.is_ascii_hexdigit()) =>
+            {
+                format!("{}, [hash])", &l[..i])
+            }
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[test]

@@ -15,9 +15,15 @@ fn fixture_patients_against_the_bundled_packs() {
     let mut scratch = Scratch::default();
     insta::glob!("data/patients/*.json", |path| {
         let text = std::fs::read_to_string(path).unwrap();
-        let report = engine
+        let mut report = engine
             .check_json(&mut scratch, &text, as_of())
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        // The pack hash changes with every edit of a pack, tests included; the snapshots hold
+        // the clinical claims, and the hash has its own tests.
+        for f in &mut report.findings {
+            assert_eq!(f.pack.hash.len(), 16);
+            f.pack.hash = "[hash]".into();
+        }
         insta::assert_yaml_snapshot!(report);
     });
 }

@@ -9,12 +9,13 @@
 //! `tests/data/bad_packs/` is then checked against a plain reading of the line (its strings,
 //! template holes, comment and words), and a few hand-written lines against expected scopes.
 
-use fancy_regex::Regex;
+use fancy_regex::{Regex, RegexInput, RegexSet, RegexSetOptions};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::ops::Range;
 use std::path::Path;
+use std::sync::{Arc, LazyLock};
 
 const GRAMMAR: &str = "editors/rxguard.tmLanguage.json";
 
@@ -25,13 +26,13 @@ type CaptureNames = Vec<(usize, String)>;
 
 enum Rule {
     Match {
-        re: Regex,
+        re: Arc<Regex>,
         name: Option<String>,
         captures: CaptureNames,
     },
     Region {
-        begin: Regex,
-        end: Regex,
+        begin: Arc<Regex>,
+        end: Arc<Regex>,
         name: Option<String>,
         content_name: Option<String>,
         begin_captures: CaptureNames,
@@ -43,7 +44,24 @@ enum Rule {
 struct Grammar {
     scope: String,
     rules: Vec<Rule>,
-    root: Vec<usize>,
+    /// What is tried outside every region, and inside each region (by rule).
+    root: Scanner,
+    scanners: Vec<Option<Scanner>>,
+}
+
+/// The regexes tried at one place, in priority order: a region's `end` first, then the
+/// patterns. A fancy-regex `RegexSet` finds the earliest position where one matches and yields
+/// the matches there in that order: the first one is TextMate's choice.
+struct Scanner {
+    set: RegexSet,
+    steps: Vec<Step>,
+}
+
+#[derive(Clone, Copy)]
+enum Step {
+    End,
+    Match(usize),
+    Begin(usize),
 }
 
 /// Turns the JSON into rules, resolving `#name` includes from the repository (the grammar has no
@@ -107,11 +125,12 @@ impl Loader<'_> {
     }
 }
 
-fn regex(p: &Value, key: &str) -> Regex {
+fn regex(p: &Value, key: &str) -> Arc<Regex> {
     let source = p[key]
         .as_str()
         .unwrap_or_else(|| panic!("`{key}` is not a string"));
-    Regex::new(source).unwrap_or_else(|e| panic!("fancy-regex rejects {source:?}: {e}"))
+    let re = Regex::new(source).unwrap_or_else(|e| panic!("fancy-regex rejects {source:?}: {e}"));
+    Arc::new(re)
 }
 
 fn text(p: &Value, key: &str) -> Option<String> {
@@ -138,6 +157,9 @@ fn grammar_json() -> Value {
     serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// The grammar, loaded once for all the tests.
+static GRAMMAR_RULES: LazyLock<Grammar> = LazyLock::new(load_grammar);
+
 fn load_grammar() -> Grammar {
     let json = grammar_json();
     let empty = Map::new();
@@ -147,9 +169,36 @@ fn load_grammar() -> Grammar {
         included: HashMap::new(),
     };
     let root = loader.patterns(json.get("patterns"));
-    let rules = loader.rules.into_iter().map(Option::unwrap).collect();
+    let rules: Vec<Rule> = loader.rules.into_iter().map(Option::unwrap).collect();
+    let scanner = |end: Option<&Arc<Regex>>, patterns: &[usize]| {
+        let mut regexes: Vec<Arc<Regex>> = end.into_iter().cloned().collect();
+        let mut steps: Vec<Step> = end.iter().map(|_| Step::End).collect();
+        for &id in patterns {
+            let (re, step) = match &rules[id] {
+                Rule::Match { re, .. } => (re, Step::Match(id)),
+                Rule::Region { begin, .. } => (begin, Step::Begin(id)),
+            };
+            regexes.push(Arc::clone(re));
+            steps.push(step);
+        }
+        let set = RegexSet::from_regexes(regexes, RegexSetOptions::default()).unwrap();
+        Scanner { set, steps }
+    };
+    let scanners = rules
+        .iter()
+        .map(|rule| match rule {
+            Rule::Region { end, patterns, .. } => Some(scanner(Some(end), patterns)),
+            Rule::Match { .. } => None,
+        })
+        .collect();
+    let root = scanner(None, &root);
     let scope = json["scopeName"].as_str().unwrap().to_string();
-    Grammar { scope, rules, root }
+    Grammar {
+        scope,
+        rules,
+        root,
+        scanners,
+    }
 }
 
 // ---------------------------------------------------------------- the tokenizer
@@ -170,12 +219,6 @@ struct Frame<'g> {
 /// The groups of a match, as byte ranges.
 type Groups = Vec<Option<Range<usize>>>;
 
-enum Step {
-    End,
-    Match(usize),
-    Begin(usize),
-}
-
 impl Grammar {
     fn tokenize(&self, text: &str) -> Vec<Vec<Token<'_>>> {
         let mut stack = Vec::new();
@@ -188,54 +231,23 @@ impl Grammar {
         let root = vec![self.scope.as_str()];
         let mut tokens = Vec::new();
         let mut pos = 0;
-        // The last search of each regex (a rule's `match` or `begin`, and its `end`) on this
-        // line: as `pos` only grows, a match found from an earlier position is still the answer
-        // when it starts at or after `pos`, and so is no match at all.
-        let mut cache: Vec<[Option<Option<Range<usize>>>; 2]> =
-            vec![[None, None]; self.rules.len()];
         for _ in 0..=4 * line.len() + 16 {
-            let (scopes, end, patterns) = match stack.last() {
-                Some(frame) => match &self.rules[frame.rule] {
-                    Rule::Region { end, patterns, .. } => {
-                        (&frame.inner, Some((frame.rule, end)), patterns.as_slice())
-                    }
-                    Rule::Match { .. } => unreachable!("a frame is a region"),
-                },
-                None => (&root, None, self.root.as_slice()),
+            let (scopes, scanner) = match stack.last() {
+                Some(frame) => (&frame.inner, self.scanners[frame.rule].as_ref().unwrap()),
+                None => (&root, &self.root),
             };
-            let mut search = |id: usize, is_end: bool, re: &Regex| {
-                let slot = &mut cache[id][usize::from(is_end)];
-                if let Some(hit) = slot {
-                    if hit.as_ref().is_none_or(|m| m.start >= pos) {
-                        return hit.clone();
-                    }
-                }
-                let found = re.find_from_pos(line, pos).expect("the regex runs");
-                let found = found.map(|m| m.range());
-                *slot = Some(found.clone());
-                found
-            };
-            let mut best = end.and_then(|(id, re)| Some((Step::End, re, search(id, true, re)?)));
-            for &id in patterns {
-                let (re, step) = match &self.rules[id] {
-                    Rule::Match { re, .. } => (re, Step::Match(id)),
-                    Rule::Region { begin, .. } => (begin, Step::Begin(id)),
-                };
-                if let Some(m) = search(id, false, re) {
-                    if best.as_ref().is_none_or(|(_, _, b)| m.start < b.start) {
-                        best = Some((step, re, m));
-                    }
-                }
-            }
-            let Some((step, re, whole)) = best else {
+            let input = RegexInput::new(line).from_pos(pos);
+            let Some(mut matches) = scanner.set.find_input(input).expect("the regexes run") else {
                 push(&mut tokens, pos..line.len(), scopes);
                 return tokens;
             };
-            // Only the winner's groups are needed.
-            let found = re.captures_from_pos(line, pos).unwrap().unwrap();
+            let found = matches.next().unwrap().expect("the regexes run");
+            let step = scanner.steps[found.pattern()];
+            let found = found.captures();
             let groups: Groups = (0..found.len())
                 .map(|i| found.get(i).map(|m| m.range()))
                 .collect();
+            let whole = groups[0].clone().unwrap();
             push(&mut tokens, pos..whole.start, scopes);
             match step {
                 Step::End => {
@@ -816,7 +828,7 @@ fn check_line(c: &mut Checker, block: Block, lexed: &Lexed, first_word: &str) {
 
 #[test]
 fn the_grammar_highlights_every_line_of_the_packs() {
-    let grammar = load_grammar();
+    let grammar = &*GRAMMAR_RULES;
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
     for dir in ["rules", "tests/data/bad_packs"] {
@@ -926,7 +938,7 @@ fn the_grammar_highlights_every_line_of_the_packs() {
 /// Tokenizes `source` and checks each `(fragment, selectors)`: the fragment is searched from the
 /// end of the previous one, and every byte of it must pass the selectors (see [`failed`]).
 fn check(source: &str, expected: &[(&str, &str)]) {
-    let grammar = load_grammar();
+    let grammar = &*GRAMMAR_RULES;
     let tokens = grammar.tokenize(source);
     let mut line_starts = vec![0];
     line_starts.extend(source.match_indices('\n').map(|(i, _)| i + 1));
@@ -953,7 +965,7 @@ fn check(source: &str, expected: &[(&str, &str)]) {
 
 /// The scopes of the first byte of `fragment` on line `n` (from 0).
 fn scopes_of(source: &str, n: usize, fragment: &str) -> Vec<String> {
-    let grammar = load_grammar();
+    let grammar = &*GRAMMAR_RULES;
     let tokens = grammar.tokenize(source);
     let column = source.lines().nth(n).unwrap().find(fragment).unwrap();
     let token = tokens_over(&tokens[n], &(column..column + 1));
@@ -965,7 +977,7 @@ fn the_grammar_file_is_a_textmate_grammar_for_rules_files() {
     let json = grammar_json();
     assert_eq!(json["scopeName"], "source.rxguard");
     assert_eq!(json["fileTypes"], serde_json::json!(["rules"]));
-    let regexes: usize = load_grammar()
+    let regexes: usize = GRAMMAR_RULES
         .rules
         .iter()
         .map(|r| match r {
