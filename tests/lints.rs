@@ -46,3 +46,21 @@ fn the_bundled_packs_have_no_warnings() {
     };
     assert!(rendered.items.is_empty(), "{}", rendered.render_plain());
 }
+
+#[test]
+fn warnings_are_json_lines_for_editors() {
+    let text = std::fs::read_to_string("tests/data/lint_packs/unused_and_same.rules").unwrap();
+    let engine = Engine::from_sources_with_tests([("p.rules".to_string(), text)]).unwrap();
+    let rendered = Diagnostics {
+        sources: engine.graph().sources.clone(),
+        items: rxguard::lint::lint(engine.graph()),
+    }
+    .render_json_lines();
+    let first: serde_json::Value = serde_json::from_str(rendered.lines().next().unwrap()).unwrap();
+    assert_eq!(first["code"], "W001");
+    assert_eq!(first["level"], "warning");
+    assert_eq!(first["file"], "p.rules");
+    assert_eq!((first["line"].as_u64(), first["column"].as_u64()), (Some(7), Some(7)));
+    assert_eq!(first["end_column"].as_u64(), Some(12));
+    assert!(first["help"].is_string());
+}
