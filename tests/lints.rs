@@ -60,7 +60,10 @@ fn warnings_are_json_lines_for_editors() {
     assert_eq!(first["code"], "W001");
     assert_eq!(first["level"], "warning");
     assert_eq!(first["file"], "p.rules");
-    assert_eq!((first["line"].as_u64(), first["column"].as_u64()), (Some(7), Some(7)));
+    assert_eq!(
+        (first["line"].as_u64(), first["column"].as_u64()),
+        (Some(7), Some(7))
+    );
     assert_eq!(first["end_column"].as_u64(), Some(12));
     assert!(first["help"].is_string());
 }

@@ -66,12 +66,22 @@ fn a_pack_hash_covers_its_text_and_the_packs_it_uses() {
     let vocabulary = "pack v \"V\" version \"1\"\ndrug baclofen { atc \"M03BX01\" }\n";
     let pack = "pack p \"P\" version \"1\"\nuse v\nrule r {\n  severity minor\n  when taking(baclofen)\n  summary \"s\"\n  message \"m\"\n  cite \"c\"\n}\n";
     let base = hashes(vocabulary, pack);
-    assert!(base.iter().all(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit())));
-    assert_eq!(hashes(vocabulary, pack), base, "the same text gives the same hash");
+    assert!(
+        base.iter()
+            .all(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+    );
+    assert_eq!(
+        hashes(vocabulary, pack),
+        base,
+        "the same text gives the same hash"
+    );
     let edited_rule = hashes(vocabulary, &pack.replace("minor", "major"));
     assert_eq!(edited_rule[0], base[0]);
     assert_ne!(edited_rule[1], base[1]);
     let edited_vocabulary = hashes(&vocabulary.replace("M03BX01", "M03BX02"), pack);
     assert_ne!(edited_vocabulary[0], base[0]);
-    assert_ne!(edited_vocabulary[1], base[1], "a pack's hash covers the packs it uses");
+    assert_ne!(
+        edited_vocabulary[1], base[1],
+        "a pack's hash covers the packs it uses"
+    );
 }

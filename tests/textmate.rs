@@ -344,10 +344,11 @@ fn has(scopes: &[&str], selector: &str) -> bool {
     })
 }
 
-/// The first of `selectors` (space-separated; `!scope` means "not scope") that `scopes` fail.
+/// The first of `selectors` (separated by one space; `!scope` means "not scope") that `scopes`
+/// fail.
 fn failed<'s>(scopes: &[&str], selectors: &'s str) -> Option<&'s str> {
     selectors
-        .split_whitespace()
+        .split(' ')
         .find(|selector| match selector.strip_prefix('!') {
             Some(absent) => has(scopes, absent),
             None => !has(scopes, selector),
@@ -686,22 +687,15 @@ fn check_line(c: &mut Checker, block: Block, lexed: &Lexed, first_word: &str) {
 
     // Strings: the string scope throughout, and nothing else outside the holes; holes are
     // embedded expressions with their braces; no string scope outside the quotes.
+    let string_text = format!("{PLAIN} !meta.embedded");
     for s in &lexed.strings {
         c.expect("string", s.clone(), "string.quoted.double");
         let mut from = s.start;
         for (hole, closed) in lexed.holes.iter().filter(|(h, _)| s.contains(&h.start)) {
-            c.expect(
-                "string text",
-                from..hole.start - 1,
-                &format!("{PLAIN} !meta.embedded"),
-            );
+            c.expect("string text", from..hole.start - 1, &string_text);
             from = hole.end + usize::from(*closed);
         }
-        c.expect(
-            "string text",
-            from..s.end,
-            &format!("{PLAIN} !meta.embedded"),
-        );
+        c.expect("string text", from..s.end, &string_text);
     }
     let mut from = 0;
     for s in &lexed.strings {
@@ -777,9 +771,11 @@ fn check_line(c: &mut Checker, block: Block, lexed: &Lexed, first_word: &str) {
             c.expect("test word", p, "keyword.other");
         } else if block == Block::Patient && STATUSES.contains(&piece) {
             c.expect("status", p, "constant.language.status");
-        } else if block == Block::Patient && FACTS.contains(&piece) && segment_start {
-            c.expect("patient fact", p, "keyword.other");
-        } else if block == Block::Patient && ["from", "to", "on"].contains(&piece) {
+        } else if block == Block::Patient
+            && FACTS.contains(&piece)
+            && (segment_start || ["from", "to", "on"].contains(&piece))
+        {
+            // A fact's first word, or a word inside one (`from`, `to` and `on` never name).
             c.expect("patient fact", p, "keyword.other");
         } else if block == Block::Vocabulary && VOCABULARY_FIELDS.contains(&piece) {
             c.expect("vocabulary field", p, "keyword.other");
@@ -789,7 +785,9 @@ fn check_line(c: &mut Checker, block: Block, lexed: &Lexed, first_word: &str) {
                 c.expect("lab unit", unit, &format!("{absent}keyword.other.unit"));
             }
         } else if first_word == "class" && piece == "atc" {
-            c.expect("class operator", p, "keyword.other");
+            c.expect("vocabulary field", p, "keyword.other");
+        } else if first_word == "pack" && piece == "version" {
+            c.expect("version", p, "keyword.other");
         } else if ![
             RULE_FIELDS,
             FUNCTIONS,
@@ -920,6 +918,7 @@ fn the_grammar_highlights_every_line_of_the_packs() {
         "vocabulary field",
         "lab unit",
         "class operator",
+        "version",
         "ordinary name",
     ] {
         let n = counts.get(what).copied().unwrap_or(0);
