@@ -152,7 +152,12 @@ pub fn explain(g: &RuleGraph, f: &PatientFacts, patient: &Patient<'_>, r: RuleId
             "superseded",
             None,
             format!(
-                "its condition holds, but `{}` fired and supersedes it",
+                "{}, but `{}` fired and supersedes it",
+                if when.tri == Tri::Unknown {
+                    "its condition could not be decided"
+                } else {
+                    "its condition holds"
+                },
                 g.program.rules[by].name
             ),
         ),

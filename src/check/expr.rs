@@ -53,6 +53,18 @@ impl Checker<'_> {
                 }
             },
             ExprKind::Date(d) => typed(TKind::Date(*d), Type::Date, e.span),
+            ExprKind::Name(ident) if ident.name.starts_with("invalid date ") => {
+                let written = &ident.name["invalid date ".len()..];
+                self.error(
+                    Diagnostic::error(
+                        "E050",
+                        ident.span,
+                        format!("`{written}` is not a calendar date"),
+                    )
+                    .with_help("write a day that exists, YYYY-MM-DD"),
+                );
+                None
+            }
             ExprKind::Name(ident) => self.bare_name(pack, ident),
             ExprKind::Call(func, args) => self.call(pack, func, args, e.span, place),
             ExprKind::Not(inner) => {

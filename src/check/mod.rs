@@ -283,7 +283,11 @@ impl<'s> Checker<'s> {
                 let mut known: Vec<&str> = self.rule_names.keys().map(String::as_str).collect();
                 known.sort_unstable();
                 let help = suggestion(&name.name, known, || {
-                    "name a rule of this pack or of a pack it uses".to_string()
+                    if pack.is_some() {
+                        "name a rule of this pack or of a pack it uses".to_string()
+                    } else {
+                        "name a rule of one of the loaded packs".to_string()
+                    }
                 });
                 self.error(
                     Diagnostic::error("E010", name.span, format!("unknown rule `{}`", name.name))

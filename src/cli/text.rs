@@ -132,9 +132,14 @@ fn patient(r: &PatientReport, o: &RecordOutcome, style: Style) -> String {
                 u.words.join(" ")
             )
         };
+        let could = if u.could_change.is_empty() {
+            String::new()
+        } else {
+            format!("; could change: {}", u.could_change.join(", "))
+        };
         let _ = writeln!(
             out,
-            "  {}{} \"{}\": {what}",
+            "  {}{} \"{}\": {what}{could}",
             style.paint("35", &format!("{:<16}", "UNRECOGNIZED")),
             u.entry.id,
             u.entry.text
