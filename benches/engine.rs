@@ -142,6 +142,7 @@ fn batch(c: &mut Criterion) {
     let (text, lines) = ndjson(BATCH_PATIENTS);
     drop(lines);
     let options = BatchOptions {
+        input: rxguard::engine::InputKind::Auto,
         as_of: as_of(),
         chunk_size: 1024,
         pool: None,
@@ -248,6 +249,7 @@ fn parse_vs_check(c: &mut Criterion) {
     });
     group.bench_function("check/run_global_pool", |b| {
         let options = BatchOptions {
+            input: rxguard::engine::InputKind::Auto,
             as_of,
             chunk_size: 1024,
             pool: None,

@@ -130,6 +130,8 @@ impl Summary {
 pub struct BatchOptions<'p> {
     /// The evaluation date.
     pub as_of: Date,
+    /// The format of the records.
+    pub input: crate::engine::InputKind,
     /// Lines read and checked at a time (at least 1).
     pub chunk_size: usize,
     /// The thread pool to check in; `None` uses rayon's global pool (a library never
@@ -194,6 +196,7 @@ pub fn run<R: BufRead + Send, W: Write>(
                         name,
                         &current.lines[..current.used],
                         options.as_of,
+                        options.input,
                         format,
                     )
                 },
@@ -254,6 +257,7 @@ fn check_chunk(
     name: &str,
     lines: &[(usize, Vec<u8>)],
     as_of: Date,
+    input: crate::engine::InputKind,
     format: &(dyn Fn(&RecordOutcome) -> String + Sync),
 ) -> Vec<(String, Summary)> {
     lines
@@ -265,7 +269,7 @@ fn check_chunk(
                     line: *line,
                     result: match std::str::from_utf8(text) {
                         Ok(text) => engine
-                            .check_json(scratch, text.trim_end(), as_of)
+                            .check_record(scratch, text.trim_end(), as_of, input)
                             .map_err(on_one_line),
                         Err(e) => Err(not_utf8(&e)),
                     },
@@ -328,11 +332,14 @@ fn document<W: Write>(
                     let at = line + text.get(..offset).map_or(0, |t| t.matches('\n').count());
                     (
                         at,
-                        engine.check_json(&mut scratch, raw.get(), options.as_of),
+                        engine.check_record(&mut scratch, raw.get(), options.as_of, options.input),
                     )
                 })
                 .collect(),
-            Err(_) => vec![(line, engine.check_json(&mut scratch, text, options.as_of))],
+            Err(_) => vec![(
+                line,
+                engine.check_record(&mut scratch, text, options.as_of, options.input),
+            )],
         },
     };
     for (line, result) in records {

@@ -15,6 +15,18 @@ pub struct Engine {
     graph: RuleGraph,
 }
 
+/// The format of an input record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InputKind {
+    /// FHIR when the record names a `resourceType`, else our own format.
+    #[default]
+    Auto,
+    /// Our own patient format.
+    Own,
+    /// A FHIR R4 Bundle or resource.
+    Fhir,
+}
+
 /// Why a patient record could not be checked.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum InputError {
@@ -98,6 +110,43 @@ impl Engine {
             .build(patient, &self.graph.vocabulary, as_of)?;
         eval::evaluate(&self.graph, scratch);
         Ok(eval::report(&self.graph, scratch, patient))
+    }
+
+    /// Reads a FHIR R4 Bundle (or one resource) and checks the patient it describes. Sections
+    /// (medications, conditions, observations) with no resource in the Bundle are absent: the
+    /// rules that read them are data gaps, not passes.
+    pub fn check_fhir(
+        &self,
+        scratch: &mut Scratch,
+        json: &str,
+        as_of: Date,
+    ) -> Result<PatientReport, InputError> {
+        let resources =
+            crate::fhir::Resources::parse(json).map_err(|e| InputError::Json(e.to_string()))?;
+        let patient = resources
+            .patient(resources.sections())
+            .map_err(|e| InputError::Json(e.to_string()))?;
+        Ok(self.check_with(scratch, &patient, as_of)?)
+    }
+
+    /// Checks a record of the given kind (`Auto` tells FHIR by its `resourceType`).
+    pub fn check_record(
+        &self,
+        scratch: &mut Scratch,
+        json: &str,
+        as_of: Date,
+        kind: InputKind,
+    ) -> Result<PatientReport, InputError> {
+        let fhir = match kind {
+            InputKind::Auto => crate::fhir::looks_like_fhir(json),
+            InputKind::Own => false,
+            InputKind::Fhir => true,
+        };
+        if fhir {
+            self.check_fhir(scratch, json, as_of)
+        } else {
+            self.check_json(scratch, json, as_of)
+        }
     }
 
     /// Parses a patient record (our JSON format) and checks it.

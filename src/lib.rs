@@ -43,6 +43,7 @@ pub mod doc;
 pub mod engine;
 pub mod eval;
 pub mod explain;
+pub mod fhir;
 pub mod fmt;
 mod fxhash;
 pub mod ir;

@@ -449,3 +449,51 @@ fn mutation_testing_reports_the_mutants_no_test_kills() {
     assert_eq!(out.status.code(), Some(1));
     insta::assert_snapshot!(text(&out.stdout));
 }
+
+#[test]
+fn check_reads_a_fhir_bundle_and_writes_detected_issues() {
+    for input in [None, Some("fhir")] {
+        let mut args = vec![
+            "check",
+            "--as-of",
+            "2026-11-01",
+            "--format",
+            "fhir",
+            "tests/data/fhir/oxycodone_draft_lorazepam_active.json",
+        ];
+        if let Some(i) = input {
+            args.extend(["--input", i]);
+        }
+        let out = rxguard(&args, None);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let bundle: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+        assert_eq!(bundle["resourceType"], "Bundle");
+        let issues = bundle["entry"].as_array().unwrap();
+        assert!(
+            issues
+                .iter()
+                .any(|e| e["resource"]["implicated"][0]["reference"]
+                    == "MedicationRequest/draft-oxy")
+        );
+    }
+    let cds = rxguard(
+        &[
+            "check",
+            "--as-of",
+            "2026-11-01",
+            "--format",
+            "cds-hooks",
+            "tests/data/fhir/oxycodone_draft_lorazepam_active.json",
+        ],
+        None,
+    );
+    let cards: serde_json::Value = serde_json::from_str(text(&cds.stdout).trim()).unwrap();
+    assert!(!cards["cards"].as_array().unwrap().is_empty());
+    // A record that is not FHIR, read as FHIR, is rejected with its line.
+    let forced = rxguard(
+        &["check", "--input", "fhir", "--format", "fhir", "-"],
+        Some(b"{\"id\": \"p\"}\n"),
+    );
+    assert_eq!(forced.status.code(), Some(2));
+    assert!(text(&forced.stdout).contains("OperationOutcome"));
+}

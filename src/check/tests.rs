@@ -386,6 +386,7 @@ impl Checker<'_> {
             TestValue::Text(t) => LabValue::Text(owned(&t.value)),
         };
         Ok(LabRecord {
+            id: None,
             loinc: Cow::Owned(loinc),
             value,
             unit: Cow::Owned(unit),
@@ -408,6 +409,7 @@ fn condition(
         None => ConditionStatus::Active,
     };
     Ok(ConditionRecord {
+        id: None,
         code: owned(&code.value),
         system,
         status,

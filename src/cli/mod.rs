@@ -131,6 +131,9 @@ struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Input format.
+    #[arg(long, value_enum, default_value_t = InputArg::Auto)]
+    input: InputArg,
     /// Exit with 1 when a finding reaches this severity.
     #[arg(long, value_enum)]
     fail_on: Option<SeverityArg>,
@@ -147,6 +150,20 @@ enum Format {
     Text,
     Json,
     Ndjson,
+    /// A Bundle of FHIR DetectedIssue resources per patient, one per line.
+    Fhir,
+    /// The CDS Hooks cards per patient, one `{"cards": [...]}` per line.
+    CdsHooks,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum InputArg {
+    /// FHIR when a record names a `resourceType`, else rxguard's own format.
+    Auto,
+    /// rxguard's own patient format.
+    Rxguard,
+    /// FHIR R4: a Bundle (or a resource) per record.
+    Fhir,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -619,6 +636,11 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
         .build()
         .map_err(|e| e.to_string())?;
     let options = BatchOptions {
+        input: match args.input {
+            InputArg::Auto => rxguard::engine::InputKind::Auto,
+            InputArg::Rxguard => rxguard::engine::InputKind::Own,
+            InputArg::Fhir => rxguard::engine::InputKind::Fhir,
+        },
         as_of,
         chunk_size: usize::try_from(args.chunk_size).unwrap_or(usize::MAX),
         pool: Some(&pool),
@@ -647,7 +669,7 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
             serde_json::to_string(engine.packs()).unwrap_or_default()
         )
         .map_err(write_err)?,
-        Format::Ndjson => {}
+        Format::Ndjson | Format::Fhir | Format::CdsHooks => {}
     }
     let mut first = true;
     let mut written = 0usize;
@@ -691,7 +713,9 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
             serde_json::to_string(&summary).unwrap_or_default()
         )
         .map_err(write_err)?,
-        Format::Ndjson => eprintln!("{}", serde_json::json!({ "summary": summary })),
+        Format::Ndjson | Format::Fhir | Format::CdsHooks => {
+            eprintln!("{}", serde_json::json!({ "summary": summary }))
+        }
     }
     out.flush().map_err(write_err)?;
     Ok(exit_code(&summary, args.fail_on.map(Severity::from)))
@@ -710,6 +734,23 @@ fn exit_code(summary: &Summary, fail_on: Option<Severity>) -> ExitCode {
 fn render_record(format: Format, style: text::Style, o: &RecordOutcome) -> String {
     match format {
         Format::Text => text::record(o, style),
+        Format::Fhir | Format::CdsHooks => {
+            let value = match &o.result {
+                Ok(report) if format == Format::Fhir => rxguard::fhir::detected_issues(report),
+                Ok(report) => rxguard::fhir::cards(report, None),
+                Err(e) => serde_json::json!({
+                    "resourceType": "OperationOutcome",
+                    "issue": [{
+                        "severity": "error",
+                        "code": "invalid",
+                        "diagnostics": format!("{}:{}: {e}", o.input, o.line),
+                    }],
+                }),
+            };
+            let mut s = serde_json::to_string(&value).unwrap_or_default();
+            s.push('\n');
+            s
+        }
         Format::Json | Format::Ndjson => {
             let record = RecordJson {
                 input: &o.input,

@@ -217,7 +217,7 @@ impl Cx<'_> {
                     self.condition_codes(c),
                     None,
                     None,
-                    Vec::new(),
+                    self.condition_ids(c),
                 ));
             }
             Node::Lab(l, w) => {
@@ -229,7 +229,14 @@ impl Cx<'_> {
                             x.to_string(),
                             Some(p.labs[l].dimension.canonical_unit()),
                             Some(lab.date),
-                            Vec::new(),
+                            self.patient
+                                .labs
+                                .iter()
+                                .flatten()
+                                .nth(lab.entry)
+                                .and_then(|r| r.id.as_ref())
+                                .map(|id| vec![id.to_string()])
+                                .unwrap_or_default(),
                         ));
                     }
                 }
@@ -375,6 +382,21 @@ impl Cx<'_> {
                 .map_or_else(|| "?".into(), crate::value::format_number),
             self.f.age.map_or_else(|| "?".into(), |a| a.to_string()),
         )
+    }
+
+    /// The ids of the condition records that match `c`.
+    fn condition_ids(&self, c: usize) -> Vec<String> {
+        let mut ids = Vec::new();
+        for rec in self.patient.conditions.iter().flatten() {
+            let mut hit = false;
+            self.g
+                .vocabulary
+                .match_condition(rec.system, &rec.code, |id| hit |= id == c);
+            if let (true, Some(id)) = (hit, &rec.id) {
+                ids.push(id.to_string());
+            }
+        }
+        ids
     }
 
     fn condition_codes(&self, c: usize) -> String {

@@ -52,6 +52,9 @@ pub enum Sex {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConditionRecord<'a> {
+    /// The entry's identifier (echoed in findings' facts).
+    #[serde(default, borrow)]
+    pub id: Option<Cow<'a, str>>,
     /// The code.
     #[serde(borrow)]
     pub code: Cow<'a, str>,
@@ -120,6 +123,9 @@ impl ConditionStatus {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LabRecord<'a> {
+    /// The result's identifier (echoed in findings' facts).
+    #[serde(default, borrow)]
+    pub id: Option<Cow<'a, str>>,
     /// LOINC code.
     #[serde(borrow)]
     pub loinc: Cow<'a, str>,
