@@ -64,18 +64,32 @@ impl Engine {
         Engine::from_sources_with_tests(bundled_sources())
     }
 
+    /// A builder: packs, their tests, a site profile.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
     fn compile(
         sources: impl IntoIterator<Item = (String, String)>,
         tests: bool,
     ) -> Result<Engine, Diagnostics> {
+        let (program, map) = Engine::checked(sources, tests)?;
+        Ok(Engine {
+            graph: RuleGraph::compile(program, map),
+        })
+    }
+
+    /// The checked program of the packs, or every diagnostic.
+    fn checked(
+        sources: impl IntoIterator<Item = (String, String)>,
+        tests: bool,
+    ) -> Result<(crate::ir::Program, SourceMap), Diagnostics> {
         let mut map = SourceMap::default();
         for (name, text) in sources {
             map.add(name, text);
         }
         match crate::check::check_with(&map, tests) {
-            Ok(program) => Ok(Engine {
-                graph: RuleGraph::compile(program, map),
-            }),
+            Ok(program) => Ok((program, map)),
             Err(items) => Err(Diagnostics {
                 sources: map,
                 items,
@@ -159,6 +173,57 @@ impl Engine {
         let patient: Patient<'_> =
             serde_json::from_str(json).map_err(|e| InputError::Json(e.to_string()))?;
         Ok(self.check_with(scratch, &patient, as_of)?)
+    }
+}
+
+/// Why an engine could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The packs have errors.
+    #[error("{} error(s) in the rule packs", .0.errors().count())]
+    Packs(Diagnostics),
+    /// The site profile cannot be applied.
+    #[error(transparent)]
+    Profile(crate::profile::ProfileError),
+}
+
+/// Builds an engine: packs (the bundled ones unless given), their tests, a site profile.
+#[derive(Debug, Default)]
+pub struct EngineBuilder {
+    sources: Option<Vec<(String, String)>>,
+    tests: bool,
+    profile: Option<crate::profile::Profile>,
+}
+
+impl EngineBuilder {
+    /// The packs, as `(name, text)` pairs.
+    pub fn packs(mut self, sources: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.sources = Some(sources.into_iter().collect());
+        self
+    }
+
+    /// Also compile the packs' `test` blocks.
+    pub fn tests(mut self, yes: bool) -> Self {
+        self.tests = yes;
+        self
+    }
+
+    /// A site profile: rules disabled or re-graded for one hospital.
+    pub fn profile(mut self, profile: crate::profile::Profile) -> Self {
+        self.profile = Some(profile);
+        self
+    }
+
+    /// Compiles.
+    pub fn build(self) -> Result<Engine, BuildError> {
+        let sources = self.sources.unwrap_or_else(|| bundled_sources().collect());
+        let (mut program, map) = Engine::checked(sources, self.tests).map_err(BuildError::Packs)?;
+        if let Some(p) = &self.profile {
+            p.apply(&mut program).map_err(BuildError::Profile)?;
+        }
+        Ok(Engine {
+            graph: RuleGraph::compile(program, map),
+        })
     }
 }
 

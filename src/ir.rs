@@ -35,6 +35,8 @@ pub struct Program {
     pub labs: Vec<LabDef>,
     /// Rules.
     pub rules: Vec<RuleDef>,
+    /// The site profile applied, if any.
+    pub profile: Option<crate::profile::ProfileRef>,
     /// The packs' own tests (`test` blocks), in load order.
     pub tests: Vec<TestCase>,
 }
@@ -247,6 +249,8 @@ pub struct RuleDef {
     pub overrides: Vec<String>,
     /// Where it was declared.
     pub span: Span,
+    /// Turned off by a site profile: never evaluated.
+    pub disabled: bool,
 }
 
 /// A message with `{...}` holes.

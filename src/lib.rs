@@ -51,6 +51,7 @@ mod key;
 pub mod lint;
 pub mod mutate;
 pub mod patient;
+pub mod profile;
 pub mod report;
 pub mod route;
 pub mod syntax;

@@ -36,6 +36,9 @@ pub struct Finding {
     /// The severity before a downgrade, when one applied.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub downgraded_from: Option<Severity>,
+    /// The site profile in force, when one is (its settings may have re-graded this rule).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<crate::profile::ProfileRef>,
     /// The card summary.
     pub summary: String,
     /// The rendered message.

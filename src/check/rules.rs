@@ -294,5 +294,6 @@ fn placeholder(pack: PackId, rule: &RuleDecl) -> RuleDef {
         supersedes: Vec::new(),
         overrides: Vec::new(),
         span: rule.span,
+        disabled: false,
     }
 }

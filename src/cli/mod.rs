@@ -134,6 +134,9 @@ struct CheckArgs {
     /// Input format.
     #[arg(long, value_enum, default_value_t = InputArg::Auto)]
     input: InputArg,
+    /// A site profile (TOML) that disables or re-grades rules for one hospital.
+    #[arg(long)]
+    profile: Option<PathBuf>,
     /// Exit with 1 when a finding reaches this severity.
     #[arg(long, value_enum)]
     fail_on: Option<SeverityArg>,
@@ -629,7 +632,23 @@ fn generate(patients: u64, seed: u64) -> Result<ExitCode, String> {
 }
 
 fn check(args: CheckArgs) -> Result<ExitCode, String> {
-    let engine = load(&args.rules)?;
+    let engine = match &args.profile {
+        None => load(&args.rules)?,
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let profile = rxguard::profile::Profile::parse(&text)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            Engine::builder()
+                .packs(pack_sources(&args.rules)?)
+                .profile(profile)
+                .build()
+                .map_err(|e| match e {
+                    rxguard::engine::BuildError::Packs(d) => failed(d),
+                    rxguard::engine::BuildError::Profile(e) => format!("{}: {e}", path.display()),
+                })?
+        }
+    };
     let as_of = args.as_of.unwrap_or_else(Date::today);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.unwrap_or(0))

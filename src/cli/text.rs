@@ -45,7 +45,17 @@ pub fn header(engine: &Engine, as_of: Date, style: Style) -> String {
         "{}\n\n",
         style.paint(
             "1",
-            &format!("rxguard check, as of {as_of}; packs: {}", packs.join(", "))
+            &format!(
+                "rxguard check, as of {as_of}; packs: {}{}",
+                packs.join(", "),
+                engine
+                    .graph()
+                    .program
+                    .profile
+                    .as_ref()
+                    .map(|p| format!("; site profile: {} ({})", p.name, p.hash))
+                    .unwrap_or_default()
+            )
         )
     )
 }

@@ -229,6 +229,9 @@ fn decide(
     outcomes: &Outcomes,
     r: RuleId,
 ) -> Outcome {
+    if g.program.rules[r].disabled {
+        return Outcome::Skipped;
+    }
     let rule = &g.rules[r];
     let when = value(g, f, memo, rule.when).tri();
     if when == Tri::False {

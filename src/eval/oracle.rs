@@ -68,7 +68,7 @@ fn outcome(g: &RuleGraph, f: &PatientFacts, r: usize, out: &mut Vec<Option<Outco
         .into_iter()
         .find(|&s| matches!(outcome(g, f, s, out), Outcome::Fired(_)));
     let when = eval(g, f, &def.when).tri();
-    let o = if when == Tri::False {
+    let o = if def.disabled || when == Tri::False {
         Outcome::NotFired
     } else if let Some(i) = def
         .unless

@@ -152,6 +152,7 @@ impl Cx<'_> {
             },
             severity,
             downgraded_from: (severity != def.severity).then_some(def.severity),
+            profile: self.g.program.profile.clone(),
             summary: def.summary.clone(),
             message,
             advice,
@@ -674,6 +675,7 @@ impl Cx<'_> {
                         .enumerate()
                         .filter(|(r, rule)| {
                             rule.reads_medications
+                                && !self.g.program.rules[*r].disabled
                                 && !matches!(outcome(*r), Outcome::Fired(_))
                                 && self.open_without_medications(rule.when) != Tri::False
                         })

@@ -1,0 +1,107 @@
+//! Site profiles: one hospital's settings over the bundled packs, without editing them. A small
+//! TOML file disables rules or re-grades their severity; findings name the profile and its hash.
+//!
+//! ```toml
+//! name = "St Example Hospital pharmacy"
+//! version = "2026-11"
+//!
+//! [rules.baclofen_with_antihypertensive]
+//! enabled = false            # handled by the blood-pressure protocol
+//!
+//! [rules.opioid_with_other_cns_depressant]
+//! severity = "major"
+//! ```
+
+use crate::ir::{Program, Severity};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// A profile as written.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Its name, shown in findings.
+    pub name: String,
+    /// Its version.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Settings by rule name.
+    #[serde(default)]
+    pub rules: BTreeMap<String, RuleSetting>,
+    #[serde(skip)]
+    hash: String,
+}
+
+/// What a profile says about one rule.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSetting {
+    /// `false` turns the rule off.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// A new severity: contraindicated, major, moderate or minor.
+    #[serde(default)]
+    pub severity: Option<String>,
+}
+
+/// The profile a finding was produced under.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProfileRef {
+    /// Its name.
+    pub name: String,
+    /// Its version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The SHA-256 of its text (16 hex digits).
+    pub hash: String,
+}
+
+/// Why a profile cannot be used.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("site profile: {0}")]
+pub struct ProfileError(pub String);
+
+impl Profile {
+    /// Reads a profile from its TOML text.
+    pub fn parse(text: &str) -> Result<Profile, ProfileError> {
+        let mut p: Profile = toml::from_str(text).map_err(|e| ProfileError(e.to_string()))?;
+        let digest = Sha256::digest(text.as_bytes());
+        p.hash = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        Ok(p)
+    }
+
+    /// Its reference in findings.
+    pub fn reference(&self) -> ProfileRef {
+        ProfileRef {
+            name: self.name.clone(),
+            version: self.version.clone(),
+            hash: self.hash.clone(),
+        }
+    }
+
+    /// Applies the settings to a checked program; every rule named must exist.
+    pub fn apply(&self, program: &mut Program) -> Result<(), ProfileError> {
+        for (name, setting) in &self.rules {
+            let Some(rule) = program.rules.iter_mut().find(|r| &r.name == name) else {
+                let names: Vec<&str> = program.rules.iter().map(|r| r.name.as_str()).collect();
+                let help = crate::diagnostic::suggestion(name, names, || {
+                    "`rxguard doc` lists the rules".to_string()
+                });
+                return Err(ProfileError(format!("no rule named `{name}`: {help}")));
+            };
+            if let Some(s) = &setting.severity {
+                rule.severity = Severity::from_name(s).ok_or_else(|| {
+                    ProfileError(format!(
+                        "rule `{name}`: unknown severity `{s}` (contraindicated, major, moderate, minor)"
+                    ))
+                })?;
+            }
+            if setting.enabled == Some(false) {
+                rule.disabled = true;
+            }
+        }
+        program.profile = Some(self.reference());
+        Ok(())
+    }
+}

@@ -1,0 +1,96 @@
+//! Site profiles: a hospital disables or re-grades bundled rules without editing the packs, and
+//! every finding names the profile and its hash.
+
+use rxguard::Engine;
+use rxguard::date::Date;
+use rxguard::eval::Scratch;
+use rxguard::profile::Profile;
+
+const PATIENT: &str = r#"{"id": "p", "age": 60, "conditions": [], "labs": [],
+  "medications": [
+    {"text": "Baclofen 10 mg tablet", "dose": {"value": 10, "unit": "mg"}, "frequency": "tid", "route": "oral"},
+    {"text": "Lisinopril 10 mg tablet", "dose": {"value": 10, "unit": "mg"}, "frequency": "daily", "route": "oral"},
+    {"text": "Oxycodone 5 mg tablet", "dose": {"value": 5, "unit": "mg"}, "frequency": "q6h", "route": "oral"},
+    {"text": "Zolpidem 10 mg tablet", "dose": {"value": 10, "unit": "mg"}, "frequency": "qhs", "route": "oral"}
+  ]}"#;
+
+fn rules(engine: &Engine) -> Vec<(String, String)> {
+    let report = engine
+        .check_json(
+            &mut Scratch::default(),
+            PATIENT,
+            Date::parse("2026-11-01").unwrap(),
+        )
+        .unwrap();
+    report
+        .findings
+        .iter()
+        .map(|f| (f.rule.clone(), f.severity.name().to_string()))
+        .collect()
+}
+
+#[test]
+fn a_profile_disables_and_regrades_and_is_named_in_findings() {
+    let text = std::fs::read_to_string("examples/site_profile.toml").unwrap();
+    let profile = Profile::parse(&text).unwrap();
+    let plain = Engine::bundled().unwrap();
+    let site = Engine::builder().profile(profile).build().unwrap();
+    let before = rules(&plain);
+    let after = rules(&site);
+    assert!(
+        before
+            .iter()
+            .any(|(r, _)| r == "baclofen_with_antihypertensive")
+    );
+    assert!(
+        !after
+            .iter()
+            .any(|(r, _)| r == "baclofen_with_antihypertensive")
+    );
+    assert!(before.contains(&("opioid_with_other_cns_depressant".into(), "moderate".into())));
+    assert!(after.contains(&("opioid_with_other_cns_depressant".into(), "major".into())));
+    let report = site
+        .check_json(
+            &mut Scratch::default(),
+            PATIENT,
+            Date::parse("2026-11-01").unwrap(),
+        )
+        .unwrap();
+    let named = report.findings[0].profile.as_ref().unwrap();
+    assert_eq!(named.name, "Example Hospital pharmacy");
+    assert_eq!(named.hash.len(), 16);
+    assert!(
+        Engine::bundled()
+            .unwrap()
+            .check_json(
+                &mut Scratch::default(),
+                PATIENT,
+                Date::parse("2026-11-01").unwrap()
+            )
+            .unwrap()
+            .findings[0]
+            .profile
+            .is_none()
+    );
+}
+
+#[test]
+fn a_profile_naming_an_unknown_rule_or_severity_is_refused() {
+    let unknown =
+        Profile::parse("name = \"x\"\n[rules.baclofen_with_antihypertensiv]\nenabled = false\n")
+            .unwrap();
+    let err = Engine::builder()
+        .profile(unknown)
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("did you mean `baclofen_with_antihypertensive`?"),
+        "{err}"
+    );
+    let severity =
+        Profile::parse("name = \"x\"\n[rules.baclofen_with_lithium]\nseverity = \"severe\"\n")
+            .unwrap();
+    assert!(Engine::builder().profile(severity).build().is_err());
+    assert!(Profile::parse("name = \"x\"\nunknown_key = 1\n").is_err());
+}
