@@ -54,6 +54,8 @@ pub mod patient;
 pub mod profile;
 pub mod report;
 pub mod route;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod syntax;
 pub mod synth;
 pub mod testing;

@@ -116,6 +116,49 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Serve CDS Hooks over HTTP: order-select, order-sign and patient-view cards.
+    #[cfg(feature = "serve")]
+    Serve(ServeArgs),
+}
+
+#[cfg(feature = "serve")]
+#[derive(clap::Args)]
+#[command(group(
+    clap::ArgGroup::new("authentication")
+        .required(true)
+        .args(["jwks", "insecure_no_auth"])
+))]
+struct ServeArgs {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: std::net::SocketAddr,
+    /// Rule pack files or folders, instead of the bundled packs.
+    #[arg(long = "rules")]
+    rules: Vec<PathBuf>,
+    /// A site profile (TOML) that disables or re-grades rules for one hospital.
+    #[arg(long)]
+    profile: Option<PathBuf>,
+    /// The EHR's public keys (a JWKS file): every request must carry a JWT signed by one.
+    #[arg(long, requires_all = ["iss", "audience"])]
+    jwks: Option<PathBuf>,
+    /// An issuer (`iss`) whose tokens are accepted; repeat it for several.
+    #[arg(long, requires = "jwks")]
+    iss: Vec<String>,
+    /// This service's URL as the EHR calls it, which tokens must name as their `aud`
+    /// (`https://cds.example.org/cds-services`).
+    #[arg(long, requires = "jwks")]
+    audience: Option<String>,
+    /// Accept requests without any token: for trials on your own machine only, never with
+    /// patient data.
+    #[arg(long, conflicts_with_all = ["jwks", "iss", "audience"])]
+    insecure_no_auth: bool,
+    /// Append card feedback to this file, one JSON line per card (standard output without it).
+    #[arg(long)]
+    feedback_log: Option<PathBuf>,
+    /// Evaluation date (YYYY-MM-DD) for every request: for tests and trials; default the day
+    /// of each request.
+    #[arg(long, value_parser = parse_date)]
+    as_of: Option<Date>,
 }
 
 #[derive(clap::Args)]
@@ -254,6 +297,8 @@ pub fn main() -> ExitCode {
             rule,
         } => graph(&paths, format, rule.as_deref()),
         Command::Gen { patients, seed } => generate(patients, seed),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => serve(args),
     };
     match result {
         Ok(code) => code,
@@ -628,6 +673,62 @@ fn generate(patients: u64, seed: u64) -> Result<ExitCode, String> {
         }
     }
     let _ = out.flush();
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(feature = "serve")]
+fn serve(args: ServeArgs) -> Result<ExitCode, String> {
+    use rxguard::serve::{Auth, Config, JwtAuth};
+    let mut builder = Engine::builder().packs(pack_sources(&args.rules)?);
+    if let Some(path) = &args.profile {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let profile = rxguard::profile::Profile::parse(&text)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        builder = builder.profile(profile);
+    }
+    let engine = builder.build().map_err(|e| match e {
+        rxguard::engine::BuildError::Packs(d) => failed(d),
+        rxguard::engine::BuildError::Profile(e) => e.to_string(),
+    })?;
+    let auth = match (&args.jwks, args.insecure_no_auth) {
+        (Some(jwks), false) => Auth::Jwt(
+            JwtAuth::from_jwks_file(
+                jwks,
+                args.iss.clone(),
+                args.audience.clone().unwrap_or_default(),
+            )
+            .map_err(|e| e.to_string())?,
+        ),
+        _ => {
+            eprintln!(
+                "warning: --insecure-no-auth: requests are accepted without any token. For trials on your own machine only, never with patient data."
+            );
+            Auth::InsecureNoAuth
+        }
+    };
+    let packs: Vec<String> = engine
+        .packs()
+        .iter()
+        .map(|p| format!("{} {}", p.name, p.version))
+        .collect();
+    let as_of = match args.as_of {
+        Some(d) => format!("as of {d}"),
+        None => "as of each request's day".to_string(),
+    };
+    let config = Config {
+        engine,
+        auth,
+        feedback_log: args.feedback_log,
+        as_of: args.as_of,
+    };
+    rxguard::serve::run(args.addr, config, |addr| {
+        eprintln!(
+            "rxguard serve: http://{addr}/cds-services, {as_of}; packs: {}",
+            packs.join(", ")
+        );
+    })
+    .map_err(|e| e.to_string())?;
     Ok(ExitCode::SUCCESS)
 }
 

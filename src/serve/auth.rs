@@ -1,0 +1,269 @@
+//! The EHR's JWTs, as CDS Hooks sends them (`Authorization: Bearer <JWT>`), verified against
+//! the public keys of a JWKS file.
+//!
+//! A token is accepted only when all of this holds: it is signed with RS256, RS384, ES256 or
+//! ES384 (never `none`, never an HMAC, whose secret a public key must not become) by a key of
+//! the JWKS (the one its `kid` names, when it names one); its `iss` is one of the issuers
+//! allowed; its `aud` is this service's URL (or that URL followed by the id of the service
+//! called); `exp` has not passed and `iat` is present and not in the future (each with
+//! [`LEEWAY_SECONDS`] for clocks that differ); and its `jti` has not been seen before: a
+//! token is used once.
+
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Validation};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+use super::ServeError;
+
+/// The algorithms accepted.
+pub const ALGORITHMS: [Algorithm; 4] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::ES256,
+    Algorithm::ES384,
+];
+
+/// The clock difference tolerated between the EHR and the service, in seconds.
+pub const LEEWAY_SECONDS: u64 = 30;
+
+/// Why a request was refused (answered 401).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct AuthError(pub String);
+
+/// JWT verification: the trusted keys, the issuers allowed, this service's URL, and the token
+/// ids already used.
+#[derive(Debug)]
+pub struct JwtAuth {
+    keys: Vec<TrustedKey>,
+    issuers: Vec<String>,
+    audience: String,
+    /// `(iss, jti)` of the tokens accepted, with their `exp`, until they expire.
+    seen: Mutex<HashMap<(String, String), u64>>,
+}
+
+struct TrustedKey {
+    kid: Option<String>,
+    /// The one algorithm the key is for, when the JWKS says.
+    alg: Option<Algorithm>,
+    family: AlgorithmFamily,
+    curve: Option<EllipticCurve>,
+    key: DecodingKey,
+}
+
+impl std::fmt::Debug for TrustedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrustedKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Claims {
+    iss: String,
+    exp: u64,
+    iat: u64,
+    jti: String,
+}
+
+impl JwtAuth {
+    /// Reads the keys of a JWKS file. `issuers` are the `iss` values allowed; `audience` is this
+    /// service's URL as the EHR calls it (`https://cds.example.org/cds-services`).
+    pub fn from_jwks_file(
+        path: &Path,
+        issuers: Vec<String>,
+        audience: String,
+    ) -> Result<JwtAuth, ServeError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ServeError::Jwks(format!("cannot read {}: {e}", path.display())))?;
+        JwtAuth::from_jwks(&text, issuers, audience)
+            .map_err(|e| ServeError::Jwks(format!("{}: {e}", path.display())))
+    }
+
+    /// The same, from the JWKS's text.
+    pub fn from_jwks(
+        jwks: &str,
+        issuers: Vec<String>,
+        audience: String,
+    ) -> Result<JwtAuth, ServeError> {
+        let set: JwkSet =
+            serde_json::from_str(jwks).map_err(|e| ServeError::Jwks(format!("not a JWKS: {e}")))?;
+        let keys: Vec<TrustedKey> = set.keys.iter().filter_map(trusted).collect();
+        if keys.is_empty() {
+            return Err(ServeError::Jwks(
+                "no signing key for RS256, RS384, ES256 or ES384 in the JWKS".into(),
+            ));
+        }
+        if issuers.is_empty() {
+            return Err(ServeError::Jwks("no issuer is allowed (--iss)".into()));
+        }
+        if audience.trim().is_empty() {
+            return Err(ServeError::Jwks("no audience (--audience)".into()));
+        }
+        Ok(JwtAuth {
+            keys,
+            issuers,
+            audience: audience.trim_end_matches('/').to_string(),
+            seen: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Verifies the `Authorization` header of a request to `service` (`None` for discovery).
+    pub fn verify(
+        &self,
+        authorization: Option<&str>,
+        service: Option<&str>,
+    ) -> Result<(), AuthError> {
+        let refuse = |reason: &str| Err(AuthError(reason.to_string()));
+        let Some(authorization) = authorization else {
+            return refuse("no Authorization header: a Bearer JWT is required");
+        };
+        let token = match authorization.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+            _ => return refuse("the Authorization header is not `Bearer <JWT>`"),
+        };
+        let header = jsonwebtoken::decode_header(token).map_err(|_| {
+            AuthError(
+                "the token's header cannot be read, or names an algorithm other than RS256, RS384, ES256 or ES384"
+                    .into(),
+            )
+        })?;
+        let alg = header.alg;
+        if !ALGORITHMS.contains(&alg) {
+            return Err(AuthError(format!(
+                "algorithm {alg:?} is not accepted: only RS256, RS384, ES256 and ES384"
+            )));
+        }
+        let candidates: Vec<&TrustedKey> = self
+            .keys
+            .iter()
+            .filter(|k| header.kid.is_none() || k.kid == header.kid)
+            .filter(|k| k.fits(alg))
+            .collect();
+        if candidates.is_empty() {
+            return Err(AuthError(match &header.kid {
+                Some(kid) => format!("no key `{kid}` for {alg:?} in the JWKS"),
+                None => format!("no key for {alg:?} in the JWKS"),
+            }));
+        }
+        let validation = self.validation(alg, service);
+        let mut claims = None;
+        for key in candidates {
+            match jsonwebtoken::decode::<Claims>(token, &key.key, &validation) {
+                Ok(data) => {
+                    claims = Some(data.claims);
+                    break;
+                }
+                Err(e) if *e.kind() == jsonwebtoken::errors::ErrorKind::InvalidSignature => {}
+                Err(e) => return Err(self.reason(e)),
+            }
+        }
+        let Some(claims) = claims else {
+            return refuse("the signature does not verify with a key of the JWKS");
+        };
+        let now = jsonwebtoken::get_current_timestamp();
+        if claims.iat > now + LEEWAY_SECONDS {
+            return refuse("the token is issued in the future (`iat`)");
+        }
+        self.first_use(claims, now)
+    }
+
+    fn validation(&self, alg: Algorithm, service: Option<&str>) -> Validation {
+        let mut v = Validation::new(alg);
+        v.leeway = LEEWAY_SECONDS;
+        v.validate_exp = true;
+        v.validate_nbf = true;
+        v.set_required_spec_claims(&["exp", "iss", "aud"]);
+        v.set_issuer(&self.issuers);
+        let base = &self.audience;
+        let mut audiences = vec![base.clone(), format!("{base}/")];
+        if let Some(id) = service {
+            audiences.push(format!("{base}/{id}"));
+        }
+        v.set_audience(&audiences);
+        v
+    }
+
+    fn reason(&self, e: jsonwebtoken::errors::Error) -> AuthError {
+        use jsonwebtoken::errors::ErrorKind;
+        AuthError(match e.kind() {
+            ErrorKind::ExpiredSignature => "the token has expired (`exp`)".into(),
+            ErrorKind::ImmatureSignature => "the token is not valid yet (`nbf`)".into(),
+            ErrorKind::InvalidAudience => {
+                format!("the token's `aud` is not this service ({})", self.audience)
+            }
+            ErrorKind::InvalidIssuer => "the token's issuer (`iss`) is not allowed".into(),
+            ErrorKind::MissingRequiredClaim(c) => format!("the token has no `{c}` claim"),
+            ErrorKind::Json(e) => format!("the token's claims cannot be read: {e}"),
+            _ => format!("the token is not valid: {e}"),
+        })
+    }
+
+    /// Records a token's `jti`, refusing one seen before; forgets those that have expired.
+    fn first_use(&self, claims: Claims, now: u64) -> Result<(), AuthError> {
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.retain(|_, exp| *exp + LEEWAY_SECONDS >= now);
+        let key = (claims.iss, claims.jti);
+        if seen.contains_key(&key) {
+            return Err(AuthError(format!(
+                "the token was already used (`jti` {}): a token is accepted once",
+                key.1
+            )));
+        }
+        seen.insert(key, claims.exp);
+        Ok(())
+    }
+}
+
+impl TrustedKey {
+    fn fits(&self, alg: Algorithm) -> bool {
+        let family = match alg {
+            Algorithm::ES256 | Algorithm::ES384 => AlgorithmFamily::Ec,
+            _ => AlgorithmFamily::Rsa,
+        };
+        self.family == family
+            && self.alg.is_none_or(|a| a == alg)
+            && match (alg, self.curve.as_ref()) {
+                (Algorithm::ES256, Some(c)) => *c == EllipticCurve::P256,
+                (Algorithm::ES384, Some(c)) => *c == EllipticCurve::P384,
+                _ => true,
+            }
+    }
+}
+
+/// A JWKS key that can verify signatures of an accepted algorithm; `None` for the others
+/// (encryption keys, symmetric keys, EdDSA).
+fn trusted(jwk: &jsonwebtoken::jwk::Jwk) -> Option<TrustedKey> {
+    if matches!(jwk.common.public_key_use, Some(PublicKeyUse::Encryption)) {
+        return None;
+    }
+    let (family, curve) = match &jwk.algorithm {
+        AlgorithmParameters::RSA(_) => (AlgorithmFamily::Rsa, None),
+        AlgorithmParameters::EllipticCurve(p) => (AlgorithmFamily::Ec, Some(p.curve.clone())),
+        _ => return None,
+    };
+    let alg = match jwk.common.key_algorithm {
+        None => None,
+        Some(a) => match a {
+            KeyAlgorithm::RS256 => Some(Algorithm::RS256),
+            KeyAlgorithm::RS384 => Some(Algorithm::RS384),
+            KeyAlgorithm::ES256 => Some(Algorithm::ES256),
+            KeyAlgorithm::ES384 => Some(Algorithm::ES384),
+            _ => return None,
+        },
+    };
+    Some(TrustedKey {
+        kid: jwk.common.key_id.clone(),
+        alg,
+        family,
+        curve,
+        key: DecodingKey::from_jwk(jwk).ok()?,
+    })
+}

@@ -1,0 +1,482 @@
+//! The three services: discovery, and a hook request (context and prefetch) read into one
+//! patient record, checked, and answered with cards.
+//!
+//! Prefetch keys, each a resource, a search Bundle, `null`, or an OperationOutcome:
+//!
+//! | key | template | section |
+//! |---|---|---|
+//! | `patient` | `Patient/{{context.patientId}}` | age and sex |
+//! | `medications` | `MedicationRequest?patient=…&status=active,on-hold,stopped,completed` | medications |
+//! | `statements` | `MedicationStatement?patient=…` | medications |
+//! | `conditions` | `Condition?patient=…` | conditions |
+//! | `observations` | `Observation?patient=…&code=` the LOINC codes of the packs' labs and weight | labs |
+//!
+//! `null` is "the EHR looked and found nothing": the section is provided, empty. A missing key or
+//! an OperationOutcome (the EHR could not fetch it) leaves the section absent: the rules that
+//! read it are data gaps, listed in an info card. Stopped and completed orders are asked for
+//! because the withdrawal rules read the medication history; FHIR search has no token for
+//! "the last N days" in a template, so the query asks for every such order and the rules' own
+//! look-back windows decide what counts.
+
+use super::{App, Refusal, body, known_service};
+use crate::Engine;
+use crate::date::Date;
+use crate::fhir::Resources;
+use crate::report::PatientReport;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use std::borrow::Cow;
+use std::sync::Arc;
+
+/// The hooks served, one service each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Hook {
+    OrderSelect,
+    OrderSign,
+    PatientView,
+}
+
+impl Hook {
+    const ALL: [Hook; 3] = [Hook::OrderSelect, Hook::OrderSign, Hook::PatientView];
+
+    fn name(self) -> &'static str {
+        match self {
+            Hook::OrderSelect => "order-select",
+            Hook::OrderSign => "order-sign",
+            Hook::PatientView => "patient-view",
+        }
+    }
+
+    fn service_id(self) -> &'static str {
+        match self {
+            Hook::OrderSelect => "rxguard-order-select",
+            Hook::OrderSign => "rxguard-order-sign",
+            Hook::PatientView => "rxguard-patient-view",
+        }
+    }
+
+    pub(crate) fn of_service(id: &str) -> Option<Hook> {
+        Hook::ALL.into_iter().find(|h| h.service_id() == id)
+    }
+
+    /// Whether the cards are only those about the draft orders.
+    fn about_draft_orders(self) -> bool {
+        self != Hook::PatientView
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Hook::OrderSelect => "rxguard: medication safety of the order being written",
+            Hook::OrderSign => "rxguard: medication safety of the orders being signed",
+            Hook::PatientView => "rxguard: medication safety of the patient's medication list",
+        }
+    }
+
+    /// What the service does, naming the packs that have rules.
+    fn description(self, engine: &Engine) -> String {
+        let program = &engine.graph().program;
+        let packs: Vec<String> = program
+            .packs
+            .iter()
+            .enumerate()
+            .filter(|(id, _)| program.rules.iter().any(|r| r.pack == *id))
+            .map(|(_, p)| format!("{} {}", p.title, p.version))
+            .collect();
+        let what = match self {
+            Hook::OrderSelect | Hook::OrderSign => {
+                "Checks draft medication orders against the patient's medications, conditions \
+                 and lab results, with one card per problem a draft order is part of."
+            }
+            Hook::PatientView => {
+                "Checks the patient's medications against each other and against their \
+                 conditions and lab results."
+            }
+        };
+        format!("{what} Rule packs: {}.", packs.join(", "))
+    }
+}
+
+/// The prefetch keys and the section each provides.
+const PATIENT: &str = "patient";
+const MEDICATIONS: &str = "medications";
+const STATEMENTS: &str = "statements";
+const CONDITIONS: &str = "conditions";
+const OBSERVATIONS: &str = "observations";
+const KEYS: [&str; 5] = [PATIENT, MEDICATIONS, STATEMENTS, CONDITIONS, OBSERVATIONS];
+
+/// Body weight LOINC codes the FHIR reader takes.
+const WEIGHT_LOINC: [&str; 2] = ["29463-7", "3141-9"];
+
+/// `GET /cds-services`.
+pub(crate) fn discovery(engine: &Engine) -> Value {
+    let prefetch = prefetch_templates(engine);
+    let services: Vec<Value> = Hook::ALL
+        .iter()
+        .map(|h| {
+            json!({
+                "hook": h.name(),
+                "id": h.service_id(),
+                "title": h.title(),
+                "description": h.description(engine),
+                "prefetch": prefetch,
+            })
+        })
+        .collect();
+    json!({ "services": services })
+}
+
+fn prefetch_templates(engine: &Engine) -> Value {
+    let mut codes: Vec<&str> = Vec::new();
+    let labs = engine.graph().program.labs.iter();
+    for code in labs
+        .flat_map(|l| l.loinc.iter().map(String::as_str))
+        .chain(WEIGHT_LOINC)
+    {
+        if !codes.contains(&code) {
+            codes.push(code);
+        }
+    }
+    let loinc: Vec<String> = codes
+        .iter()
+        .map(|c| format!("{}|{c}", crate::fhir::system::LOINC))
+        .collect();
+    let patient = "{{context.patientId}}";
+    json!({
+        PATIENT: format!("Patient/{patient}"),
+        MEDICATIONS: format!(
+            "MedicationRequest?patient={patient}&status=active,on-hold,stopped,completed"
+        ),
+        STATEMENTS: format!("MedicationStatement?patient={patient}"),
+        CONDITIONS: format!("Condition?patient={patient}"),
+        OBSERVATIONS: format!("Observation?patient={patient}&code={}", loinc.join(",")),
+    })
+}
+
+/// A hook request, as far as it is read.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HookRequest {
+    hook: String,
+    #[expect(
+        dead_code,
+        reason = "required by CDS Hooks; read to refuse requests without it"
+    )]
+    hook_instance: String,
+    context: HookContext,
+    #[serde(default)]
+    prefetch: Option<Map<String, Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HookContext {
+    patient_id: String,
+    #[serde(default)]
+    draft_orders: Option<Value>,
+}
+
+/// What the EHR sent for one prefetch key.
+enum Prefetched {
+    /// No such key.
+    Missing,
+    /// An OperationOutcome: the EHR could not fetch it (its diagnostics).
+    Unavailable(String),
+    /// The resources (none for `null`).
+    Provided(Vec<Value>),
+}
+
+impl Prefetched {
+    fn provided(&self) -> bool {
+        matches!(self, Prefetched::Provided(_))
+    }
+}
+
+fn bad_request(reason: impl Into<String>) -> Refusal {
+    Refusal::new(StatusCode::BAD_REQUEST, reason)
+}
+
+/// `POST /cds-services/{id}`.
+pub(crate) async fn call(
+    State(app): State<Arc<App>>,
+    id: Path<String>,
+    request: Result<axum::body::Bytes, BytesRejection>,
+) -> Response {
+    let answer = known_service(&id)
+        .and_then(|hook| Ok((hook, body(request)?)))
+        .and_then(|(hook, bytes)| answer(&app, hook, &bytes));
+    match answer {
+        Ok(cards) => axum::Json(cards).into_response(),
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+fn answer(app: &App, hook: Hook, bytes: &[u8]) -> Result<Value, Refusal> {
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|e| bad_request(format!("not JSON: {e}")))?;
+    let request = HookRequest::deserialize(&value)
+        .map_err(|e| bad_request(format!("not a CDS Hooks request: {e}")))?;
+    if request.hook != hook.name() {
+        return Err(bad_request(format!(
+            "service `{}` answers the hook `{}`, not `{}`",
+            hook.service_id(),
+            hook.name(),
+            request.hook
+        )));
+    }
+    let prefetch = read_prefetch(request.prefetch.as_ref())?;
+    let drafts = if hook.about_draft_orders() {
+        draft_orders(request.context.draft_orders.as_ref(), hook)?
+    } else {
+        Vec::new()
+    };
+    let draft_ids: Vec<String> = drafts
+        .iter()
+        .map(|d| format!("MedicationRequest/{}", d["id"].as_str().unwrap_or_default()))
+        .collect();
+    let mut resources = Resources::default();
+    for (_, got) in &prefetch {
+        let Prefetched::Provided(list) = got else {
+            continue;
+        };
+        for resource in list {
+            // A draft order the EHR also returned in the search counts once, as the draft.
+            if !draft_ids.contains(&reference(resource)) {
+                resources
+                    .add(resource.clone())
+                    .map_err(|e| bad_request(e.to_string()))?;
+            }
+        }
+    }
+    for draft in &drafts {
+        resources
+            .add(draft.clone())
+            .map_err(|e| bad_request(e.to_string()))?;
+    }
+    let given = |key: &str| prefetch.iter().any(|(k, p)| *k == key && p.provided());
+    let sections = crate::fhir::Sections {
+        medications: given(MEDICATIONS) || given(STATEMENTS) || !drafts.is_empty(),
+        conditions: given(CONDITIONS),
+        labs: given(OBSERVATIONS),
+    };
+    let mut patient = resources
+        .patient(sections)
+        .map_err(|e| bad_request(format!("the prefetched resources cannot be read: {e}")))?;
+    let patient_id = &request.context.patient_id;
+    if resources.has("Patient") {
+        if patient.id != patient_id.as_str() {
+            return Err(bad_request(format!(
+                "the prefetched Patient is `{}`, not context.patientId `{patient_id}`",
+                patient.id
+            )));
+        }
+    } else {
+        patient.id = Cow::Owned(patient_id.clone());
+    }
+    let as_of = app.as_of.unwrap_or_else(Date::today);
+    let report = app
+        .engine
+        .check(&patient, as_of)
+        .map_err(|e| bad_request(format!("the patient record cannot be checked: {e}")))?;
+    let only = hook.about_draft_orders().then_some(draft_ids.as_slice());
+    let mut answer = crate::fhir::cards(&report, only);
+    let medication_list_missing = !drafts.is_empty() && !given(MEDICATIONS) && !given(STATEMENTS);
+    if let Some(card) = gap_card(&report, &prefetch, only, medication_list_missing)
+        && let Some(cards) = answer["cards"].as_array_mut()
+    {
+        cards.push(card);
+    }
+    Ok(answer)
+}
+
+/// `Type/id` of a resource.
+fn reference(resource: &Value) -> String {
+    format!(
+        "{}/{}",
+        resource["resourceType"].as_str().unwrap_or_default(),
+        resource["id"].as_str().unwrap_or_default()
+    )
+}
+
+/// Each known prefetch key and what was sent for it; 412 when there is nothing usable.
+fn read_prefetch(
+    prefetch: Option<&Map<String, Value>>,
+) -> Result<Vec<(&'static str, Prefetched)>, Refusal> {
+    let Some(prefetch) = prefetch else {
+        return Err(precondition_failed(
+            "the request has no prefetch: rxguard reads the patient's data only from prefetch \
+             (the templates of GET /cds-services), it does not query the FHIR server",
+        ));
+    };
+    let mut read = Vec::new();
+    for key in KEYS {
+        read.push((key, prefetched(key, prefetch.get(key))?));
+    }
+    if !read.iter().any(|(_, p)| p.provided()) {
+        return Err(precondition_failed(format!(
+            "none of the prefetch keys {} was provided: rxguard reads the patient's data only \
+             from prefetch, it does not query the FHIR server",
+            KEYS.join(", ")
+        )));
+    }
+    Ok(read)
+}
+
+fn precondition_failed(reason: impl Into<String>) -> Refusal {
+    Refusal::new(StatusCode::PRECONDITION_FAILED, reason)
+}
+
+fn prefetched(key: &str, value: Option<&Value>) -> Result<Prefetched, Refusal> {
+    let Some(value) = value else {
+        return Ok(Prefetched::Missing);
+    };
+    if value.is_null() {
+        return Ok(Prefetched::Provided(Vec::new()));
+    }
+    let kind = value.get("resourceType").and_then(Value::as_str);
+    match kind {
+        Some("OperationOutcome") => Ok(Prefetched::Unavailable(diagnostics(value))),
+        Some("Bundle") => Ok(Prefetched::Provided(
+            value["entry"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.get("resource").cloned())
+                .collect(),
+        )),
+        Some(_) => Ok(Prefetched::Provided(vec![value.clone()])),
+        None => Err(bad_request(format!(
+            "prefetch `{key}` is not a FHIR resource, a Bundle or null"
+        ))),
+    }
+}
+
+/// What an OperationOutcome says.
+fn diagnostics(outcome: &Value) -> String {
+    let said: Vec<&str> = outcome["issue"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| {
+            i["diagnostics"]
+                .as_str()
+                .or_else(|| i["details"]["text"].as_str())
+                .or_else(|| i["code"].as_str())
+        })
+        .collect();
+    if said.is_empty() {
+        "an OperationOutcome".into()
+    } else {
+        said.join("; ")
+    }
+}
+
+/// The MedicationRequests of `context.draftOrders`, each with an id and a status.
+fn draft_orders(bundle: Option<&Value>, hook: Hook) -> Result<Vec<Value>, Refusal> {
+    let Some(bundle) = bundle else {
+        return Err(bad_request(format!(
+            "{} needs context.draftOrders (a Bundle)",
+            hook.name()
+        )));
+    };
+    if bundle.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
+        return Err(bad_request("context.draftOrders is not a Bundle"));
+    }
+    let mut drafts = Vec::new();
+    for (i, entry) in bundle["entry"].as_array().into_iter().flatten().enumerate() {
+        let resource = &entry["resource"];
+        if resource["resourceType"] != "MedicationRequest" {
+            continue;
+        }
+        let mut draft = resource.clone();
+        if draft["id"].as_str().is_none_or(str::is_empty) {
+            draft["id"] = json!(format!("draft-{}", i + 1));
+        }
+        if draft["status"].is_null() {
+            draft["status"] = json!("draft");
+        }
+        drafts.push(draft);
+    }
+    Ok(drafts)
+}
+
+/// One info card for what could not be checked: rules left as data gaps, prefetch the EHR
+/// could not provide, medications not identified. `None` when everything was checked.
+fn gap_card(
+    report: &PatientReport,
+    prefetch: &[(&str, Prefetched)],
+    only: Option<&[String]>,
+    medication_list_missing: bool,
+) -> Option<Value> {
+    let mut lines = Vec::new();
+    if medication_list_missing {
+        lines.push(
+            "- The patient's medication list was not prefetched: the draft orders were checked \
+             only against each other."
+                .to_string(),
+        );
+    }
+    for (key, got) in prefetch {
+        if let Prefetched::Unavailable(why) = got {
+            lines.push(format!(
+                "- Prefetch `{key}` could not be fetched by the EHR: {why}"
+            ));
+        }
+    }
+    for gap in &report.data_gaps {
+        lines.push(format!(
+            "- `{}` ({}, {}): {}",
+            gap.rule,
+            gap.pack,
+            gap.severity.name(),
+            gap.reasons.join("; ")
+        ));
+    }
+    for u in &report.unrecognized {
+        if only.is_none_or(|ids| ids.contains(&u.entry.id)) {
+            lines.push(format!(
+                "- \"{}\" is not identified as any ingredient: it was not checked",
+                u.entry.text
+            ));
+        }
+    }
+    if lines.is_empty() {
+        return None;
+    }
+    Some(json!({
+        "uuid": card_uuid(&report.patient, "rxguard:data-gaps"),
+        "summary": "Some checks could not be run",
+        "indicator": "info",
+        "detail": format!(
+            "These checks could not be decided with the data sent, so their absence from the \
+             cards is not an all-clear:\n\n{}",
+            lines.join("\n")
+        ),
+        "source": {"label": "rxguard", "topic": {"code": "data-gaps", "system": "urn:rxguard"}},
+    }))
+}
+
+/// A stable UUID (version 8 layout) for a card: the same patient and topic give the same id.
+fn card_uuid(patient: &str, topic: &str) -> String {
+    let hash = |seed: u64| {
+        patient
+            .bytes()
+            .chain([0])
+            .chain(topic.bytes())
+            .fold(seed, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            })
+    };
+    let (a, b) = (hash(0xcbf2_9ce4_8422_2325), hash(0x8422_2325_cbf2_9ce4));
+    format!(
+        "{:08x}-{:04x}-8{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        0x8000 | ((b >> 48) & 0x3fff),
+        b & 0xffff_ffff_ffff
+    )
+}

@@ -1,0 +1,314 @@
+//! `rxguard serve`: a CDS Hooks service (1.0 and 2.0) over the engine.
+//!
+//! Three services, one per hook: `rxguard-order-select`, `rxguard-order-sign` and
+//! `rxguard-patient-view`. The EHR sends the draft orders in `context` and the patient's data in
+//! `prefetch` (the templates of `GET /cds-services`); the service reads them into one patient
+//! record, checks it with packs compiled once at start, and answers the cards of
+//! [`crate::fhir::cards`]. A section the EHR did not prefetch is absent, never empty: the rules
+//! that read it are data gaps, listed in one info card.
+//!
+//! Unless started without authentication (local trials only), every request carries a JWT
+//! (`Authorization: Bearer`) that [`auth`] verifies against a JWKS file.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), rxguard::serve::ServeError> {
+//! use rxguard::serve::{Auth, Config};
+//!
+//! let config = Config::new(rxguard::Engine::bundled().unwrap(), Auth::InsecureNoAuth);
+//! let server = rxguard::serve::bind("127.0.0.1:0".parse().unwrap(), config).await?;
+//! println!("listening on {}", server.local_addr());
+//! server.shutdown();          // what Ctrl-C does for `rxguard serve`
+//! server.stopped().await?;    // in-flight requests finish first
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod auth;
+mod feedback;
+mod hooks;
+
+pub use auth::JwtAuth;
+
+use crate::Engine;
+use crate::date::Date;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The largest request body accepted (413 past it).
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// How requests are authenticated.
+#[derive(Debug)]
+pub enum Auth {
+    /// JWTs from the EHR, verified against a JWKS file.
+    Jwt(JwtAuth),
+    /// No authentication at all: for trials on one's own machine, never with patient data.
+    InsecureNoAuth,
+}
+
+/// What a service runs with.
+#[derive(Debug)]
+pub struct Config {
+    /// The compiled packs (with a site profile, when there is one).
+    pub engine: Engine,
+    /// How requests are authenticated.
+    pub auth: Auth,
+    /// Where feedback goes, one JSON line per card outcome (appended, synced); standard output
+    /// when `None`.
+    pub feedback_log: Option<PathBuf>,
+    /// The evaluation date; `None` for each request's own day (UTC).
+    pub as_of: Option<Date>,
+}
+
+impl Config {
+    /// A service with these packs and this authentication, evaluating at today's date and
+    /// writing feedback to standard output.
+    pub fn new(engine: Engine, auth: Auth) -> Config {
+        Config {
+            engine,
+            auth,
+            feedback_log: None,
+            as_of: None,
+        }
+    }
+}
+
+/// Why the service cannot start or stopped badly.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The JWKS file cannot be used.
+    #[error("{0}")]
+    Jwks(String),
+    /// The address cannot be bound, or the server failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Everything a request handler reads.
+pub(crate) struct App {
+    pub(crate) engine: Engine,
+    pub(crate) auth: Option<JwtAuth>,
+    pub(crate) feedback: feedback::FeedbackLog,
+    pub(crate) as_of: Option<Date>,
+    /// The discovery document, built once.
+    pub(crate) discovery: Value,
+}
+
+/// A running service.
+#[derive(Debug)]
+pub struct Server {
+    addr: SocketAddr,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// The address it listens on (the port chosen when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting connections; requests in flight are answered first.
+    pub fn shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// Waits until the server has stopped (after [`Server::shutdown`]).
+    pub async fn stopped(self) -> Result<(), ServeError> {
+        match self.task.await {
+            Ok(result) => Ok(result?),
+            Err(e) => Err(ServeError::Io(std::io::Error::other(e.to_string()))),
+        }
+    }
+}
+
+/// Binds `addr` and serves in the background on the current tokio runtime.
+pub async fn bind(addr: SocketAddr, config: Config) -> Result<Server, ServeError> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let app = Arc::new(App {
+        discovery: hooks::discovery(&config.engine),
+        engine: config.engine,
+        auth: match config.auth {
+            Auth::Jwt(jwt) => Some(jwt),
+            Auth::InsecureNoAuth => None,
+        },
+        feedback: feedback::FeedbackLog::new(config.feedback_log),
+        as_of: config.as_of,
+    });
+    let (shutdown, mut stop) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, router(app)).with_graceful_shutdown(async move {
+        // Ends when `shutdown` is called or the handle is dropped.
+        let _ = stop.wait_for(|stop| *stop).await;
+    });
+    let task = tokio::spawn(async move { server.await });
+    Ok(Server {
+        addr,
+        shutdown,
+        task,
+    })
+}
+
+/// Runs a service until Ctrl-C or SIGTERM, on a runtime of its own: what `rxguard serve` does.
+/// `started` is told the address once it listens.
+pub fn run(
+    addr: SocketAddr,
+    config: Config,
+    started: impl FnOnce(SocketAddr),
+) -> Result<(), ServeError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let server = bind(addr, config).await?;
+        started(server.local_addr());
+        stop_signal().await;
+        server.shutdown();
+        server.stopped().await
+    })
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+async fn stop_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/cds-services", get(discovery))
+        .route("/cds-services/{id}", post(hooks::call))
+        .route("/cds-services/{id}/feedback", post(feedback::receive))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // Outermost: no handler, not even the fallback, runs for a request it refuses.
+        .layer(middleware::from_fn_with_state(app.clone(), authenticate))
+        .with_state(app)
+}
+
+async fn discovery(State(app): State<Arc<App>>) -> Response {
+    axum::Json(app.discovery.clone()).into_response()
+}
+
+async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "no such endpoint")
+}
+
+/// Refuses, before anything else runs, a request without a valid token.
+async fn authenticate(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    if let Some(jwt) = &app.auth {
+        let service = service_of(request.uri().path());
+        let bearer = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|v| v.to_str().unwrap_or(""));
+        if let Err(reason) = jwt.verify(bearer, service) {
+            let mut response = error(StatusCode::UNAUTHORIZED, &reason.to_string());
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return response;
+        }
+    }
+    next.run(request).await
+}
+
+/// The service id of a path `/cds-services/{id}[/feedback]`.
+fn service_of(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/cds-services/")?;
+    let id = rest.split('/').next()?;
+    (!id.is_empty()).then_some(id)
+}
+
+/// `{"error": reason}` with a status.
+pub(crate) fn error(status: StatusCode, reason: &str) -> Response {
+    (status, axum::Json(json!({ "error": reason }))).into_response()
+}
+
+/// A request that is answered with an error instead of its result.
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    status: StatusCode,
+    reason: String,
+}
+
+impl Refusal {
+    pub(crate) fn new(status: StatusCode, reason: impl Into<String>) -> Refusal {
+        Refusal {
+            status,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        error(self.status, &self.reason)
+    }
+}
+
+/// The hook of a service id, or a 404.
+pub(crate) fn known_service(id: &str) -> Result<hooks::Hook, Refusal> {
+    hooks::Hook::of_service(id).ok_or_else(|| {
+        Refusal::new(
+            StatusCode::NOT_FOUND,
+            format!("no service `{id}`: GET /cds-services lists them"),
+        )
+    })
+}
+
+/// The body of a request, or a 400 or 413.
+pub(crate) fn body(
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<axum::body::Bytes, Refusal> {
+    body.map_err(|rejection| {
+        let status = rejection.status();
+        let reason = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            format!("the request body is larger than {BODY_LIMIT} bytes")
+        } else {
+            rejection.body_text()
+        };
+        Refusal::new(status, reason)
+    })
+}
+
+/// A timestamp of now, `YYYY-MM-DDTHH:MM:SSZ` (UTC).
+pub(crate) fn now_utc() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let day = Date::default().add_days(i64::try_from(secs / 86_400).unwrap_or(0));
+    let rest = secs % 86_400;
+    format!(
+        "{day}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
