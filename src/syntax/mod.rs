@@ -669,7 +669,7 @@ fn describe(rule: Rule) -> &'static str {
         Rule::string => "a string in double quotes",
         Rule::number | Rule::quantity => "a number",
         Rule::unit => "a unit",
-        Rule::date => "a date",
+        Rule::date | Rule::year_month => "a date",
         Rule::expr | Rule::paren | Rule::call | Rule::boolean | Rule::op_not => "an expression",
         Rule::op_or
         | Rule::op_and
