@@ -255,7 +255,10 @@ impl Explainer<'_> {
             }
             _ => (Vec::new(), false),
         };
-        let node = leaf_node(e);
+        let node = match &e.kind {
+            TKind::DailyDose(d, r, _) => Some(Node::DailyDose(*d, *r, None)),
+            kind => crate::compile::leaf(kind),
+        };
         let unknown_because = match (value, &node) {
             (Value::Unknown | Value::Bool(Tri::Unknown), Some(n)) => {
                 crate::eval::unknown_reason(self.g, self.f, self.patient, n)
@@ -434,26 +437,6 @@ fn set_name(g: &RuleGraph, s: SetRef) -> String {
         SetRef::Drug(d) => g.program.drugs[d].name.clone(),
         SetRef::Class(c) => format!("class {}", g.program.classes[c].name),
     }
-}
-
-/// The compiled leaf a predicate of the IR stands for (for the reasons shared with reports).
-fn leaf_node(e: &TExpr) -> Option<Node> {
-    Some(match &e.kind {
-        TKind::Age => Node::Age,
-        TKind::Taking(s) => Node::Taking(*s),
-        TKind::TakingBy(s, r) => Node::TakingBy(*s, *r),
-        TKind::New(s) => Node::New(*s),
-        TKind::Count(s) => Node::Count(*s),
-        TKind::Has(c) => Node::Has(*c),
-        TKind::Had(c) => Node::Had(*c),
-        TKind::Lab(l, w) => Node::Lab(*l, *w),
-        TKind::DailyDose(d, r, _) => Node::DailyDose(*d, *r, None),
-        TKind::RouteIs(d, r) => Node::RouteIs(*d, *r),
-        TKind::Stopped(d, r, w) => Node::Stopped(*d, *r, *w),
-        TKind::Tapered(d, r) => Node::Tapered(*d, *r),
-        TKind::Reduced(s, w) => Node::Reduced(*s, *w),
-        _ => return None,
-    })
 }
 
 fn show(v: Value, ty: Type) -> String {

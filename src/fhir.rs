@@ -593,8 +593,9 @@ pub fn card_indicator(s: Severity) -> &'static str {
     }
 }
 
-/// A stable UUID for a finding: the same rule for the same patient gives the same id.
-fn issue_id(patient: &str, rule: &str) -> String {
+/// A stable UUID (version 8 layout) for a finding or card: the same patient and topic (a rule's
+/// name, say) always give the same id.
+pub fn stable_uuid(patient: &str, rule: &str) -> String {
     let hash = |seed: u64| {
         let mut h = seed;
         for b in patient.bytes().chain([0]).chain(rule.bytes()) {
@@ -620,7 +621,7 @@ pub fn detected_issues(report: &PatientReport) -> Value {
         .findings
         .iter()
         .map(|f| {
-            let id = issue_id(&report.patient, &f.rule);
+            let id = stable_uuid(&report.patient, &f.rule);
             let implicated: Vec<Value> = f
                 .medications
                 .iter()
@@ -693,7 +694,7 @@ pub fn cards(report: &PatientReport, only_involving: Option<&[String]>) -> Value
             }
             let summary: String = f.summary.chars().take(139).collect();
             json!({
-                "uuid": issue_id(&report.patient, &f.rule),
+                "uuid": stable_uuid(&report.patient, &f.rule),
                 "summary": summary,
                 "indicator": card_indicator(f.severity),
                 "detail": detail,

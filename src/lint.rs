@@ -229,7 +229,7 @@ impl Bounds {
                 };
                 let (subject, op, v) = match (number(a), number(c)) {
                     (None, Some(v)) => (a, op, v),
-                    (Some(v), None) => (c, flip(op), v),
+                    (Some(v), None) => (c, op.flipped(), v),
                     _ => return,
                 };
                 let r = match op {
@@ -333,16 +333,6 @@ fn natural_range(g: &RuleGraph, subject: NodeId) -> Range {
             ..Range::ALL
         },
         _ => Range::ALL,
-    }
-}
-
-fn flip(op: CmpOp) -> CmpOp {
-    match op {
-        CmpOp::Lt => CmpOp::Gt,
-        CmpOp::Le => CmpOp::Ge,
-        CmpOp::Gt => CmpOp::Lt,
-        CmpOp::Ge => CmpOp::Le,
-        other => other,
     }
 }
 

@@ -144,6 +144,9 @@ pub struct RuleGraph {
     pub rules_by_bit: Vec<Vec<RuleId>>,
     /// Rules with no trigger set: candidates for every patient.
     pub always: Vec<RuleId>,
+    /// Every rule a site profile has not disabled: the candidates when the medication list is
+    /// absent. Disabled rules are in no candidate list, so evaluation never meets them.
+    pub enabled: Vec<RuleId>,
     /// The dependency graph: an edge `a -> b` means `a` depends on `b`.
     pub graph: DiGraph<GraphNode, ()>,
     /// The pack texts, for quoting rules' own words.
@@ -153,6 +156,39 @@ pub struct RuleGraph {
 struct Builder {
     nodes: Vec<Node>,
     interned: HashMap<Node, NodeId>,
+}
+
+/// The node a constant, a value or a predicate of the checked IR stands for, with no children;
+/// `None` for connectives, comparisons and arithmetic. A `daily_dose` is a leaf here only without
+/// its `on:` date (the compiler interns the date; the oracle and `explain` evaluate it apart).
+pub fn leaf(kind: &TKind) -> Option<Node> {
+    Some(match kind {
+        TKind::Bool(b) => Node::Bool(*b),
+        TKind::Number(n) => Node::Number(n.to_bits()),
+        TKind::Date(d) => Node::Date(*d),
+        TKind::AsOf => Node::AsOf,
+        TKind::Age => Node::Age,
+        TKind::Taking(s) => Node::Taking(*s),
+        TKind::TakingBy(s, r) => Node::TakingBy(*s, *r),
+        TKind::New(s) => Node::New(*s),
+        TKind::Count(s) => Node::Count(*s),
+        TKind::Has(c) => Node::Has(*c),
+        TKind::Had(c) => Node::Had(*c),
+        TKind::Lab(l, w) => Node::Lab(*l, *w),
+        TKind::DailyDose(d, r, None) => Node::DailyDose(*d, *r, None),
+        TKind::RouteIs(d, r) => Node::RouteIs(*d, *r),
+        TKind::Stopped(d, r, w) => Node::Stopped(*d, *r, *w),
+        TKind::Tapered(d, r) => Node::Tapered(*d, *r),
+        TKind::Reduced(s, w) => Node::Reduced(*s, *w),
+        TKind::Drugs(s) => Node::Drugs(*s),
+        TKind::DailyDose(_, _, Some(_))
+        | TKind::Not(_)
+        | TKind::And(..)
+        | TKind::Or(..)
+        | TKind::Cmp(..)
+        | TKind::Add(..)
+        | TKind::Sub(..) => return None,
+    })
 }
 
 /// Whether node `n` (or anything under it) reads the medication list.
@@ -184,33 +220,21 @@ impl Builder {
     }
 
     fn expr(&mut self, e: &TExpr) -> NodeId {
+        if let Some(leaf) = leaf(&e.kind) {
+            return self.intern(leaf);
+        }
         let node = match &e.kind {
-            TKind::Bool(b) => Node::Bool(*b),
-            TKind::Number(n) => Node::Number(n.to_bits()),
-            TKind::Date(d) => Node::Date(*d),
-            TKind::AsOf => Node::AsOf,
-            TKind::Age => Node::Age,
-            TKind::Taking(s) => Node::Taking(*s),
-            TKind::TakingBy(s, r) => Node::TakingBy(*s, *r),
-            TKind::New(s) => Node::New(*s),
-            TKind::Count(s) => Node::Count(*s),
-            TKind::Has(c) => Node::Has(*c),
-            TKind::Had(c) => Node::Had(*c),
-            TKind::Lab(l, w) => Node::Lab(*l, *w),
             TKind::DailyDose(d, r, on) => {
                 Node::DailyDose(*d, *r, on.as_ref().map(|on| self.expr(on)))
             }
-            TKind::RouteIs(d, r) => Node::RouteIs(*d, *r),
-            TKind::Stopped(d, r, w) => Node::Stopped(*d, *r, *w),
-            TKind::Tapered(d, r) => Node::Tapered(*d, *r),
-            TKind::Reduced(s, w) => Node::Reduced(*s, *w),
-            TKind::Drugs(s) => Node::Drugs(*s),
             TKind::Not(a) => Node::Not(self.expr(a)),
             TKind::And(a, b) => Node::And(self.expr(a), self.expr(b)),
             TKind::Or(a, b) => Node::Or(self.expr(a), self.expr(b)),
             TKind::Cmp(op, a, b) => Node::Cmp(*op, self.expr(a), self.expr(b)),
             TKind::Add(a, b) => Node::Add(self.expr(a), self.expr(b)),
             TKind::Sub(a, b) => Node::Sub(self.expr(a), self.expr(b)),
+            // `leaf` above took every other kind.
+            _ => Node::Bool(false),
         };
         self.intern(node)
     }
@@ -270,7 +294,10 @@ impl RuleGraph {
         for (rank, &r) in order.iter().enumerate() {
             rules[r].rank = u32::try_from(rank).unwrap_or(u32::MAX);
         }
-        let (rules_by_bit, always) = trigger_index(&vocabulary, &nodes, &rules);
+        let enabled: Vec<RuleId> = (0..rules.len())
+            .filter(|&r| !program.rules[r].disabled)
+            .collect();
+        let (rules_by_bit, always) = trigger_index(&vocabulary, &nodes, &rules, &enabled);
         RuleGraph {
             program,
             vocabulary,
@@ -279,6 +306,7 @@ impl RuleGraph {
             order,
             rules_by_bit,
             always,
+            enabled,
             graph,
             sources,
         }
@@ -430,7 +458,7 @@ fn cmp_trigger(
         number(&nodes[a as usize]),
     ) {
         (Some(s), Some(k), _, _) => (s, k, op),
-        (_, _, Some(s), Some(k)) => (s, k, flip(op)),
+        (_, _, Some(s), Some(k)) => (s, k, op.flipped()),
         _ => return None,
     };
     let positive = match op {
@@ -441,25 +469,16 @@ fn cmp_trigger(
     positive.then(|| vec![subject])
 }
 
-fn flip(op: CmpOp) -> CmpOp {
-    match op {
-        CmpOp::Lt => CmpOp::Gt,
-        CmpOp::Le => CmpOp::Ge,
-        CmpOp::Gt => CmpOp::Lt,
-        CmpOp::Ge => CmpOp::Le,
-        other => other,
-    }
-}
-
 fn trigger_index(
     vocab: &Vocabulary,
     nodes: &[Node],
     rules: &[CompiledRule],
+    enabled: &[RuleId],
 ) -> (Vec<Vec<RuleId>>, Vec<RuleId>) {
     let mut by_bit = vec![Vec::new(); vocab.set_bits()];
     let mut always = Vec::new();
-    for (id, rule) in rules.iter().enumerate() {
-        match trigger(nodes, vocab, rule.when) {
+    for &id in enabled {
+        match trigger(nodes, vocab, rules[id].when) {
             Some(bits) => bits.into_iter().for_each(|b| by_bit[b].push(id)),
             None => always.push(id),
         }

@@ -6,39 +6,26 @@ use super::{Outcome, arithmetic, compare, predicates};
 use crate::compile::{Node, RuleGraph};
 use crate::ir::{TExpr, TKind};
 use crate::patient::PatientFacts;
-use crate::value::{Interval, Tri, Value};
+use crate::value::{Tri, Value};
 
 /// Evaluates an expression of the checked IR directly.
 pub fn eval(g: &RuleGraph, f: &PatientFacts, e: &TExpr) -> Value {
-    let leaf = |node: Node| predicates::leaf(&node, f, &g.vocabulary, None);
+    if let Some(node) = crate::compile::leaf(&e.kind) {
+        return predicates::leaf(&node, f, &g.vocabulary, None);
+    }
     match &e.kind {
-        TKind::Bool(b) => Value::Bool(Tri::from_bool(*b)),
-        TKind::Number(n) => Value::Num(Interval::point(*n)),
-        TKind::Date(d) => Value::Date(*d),
-        TKind::AsOf => Value::Date(f.as_of),
-        TKind::Age => leaf(Node::Age),
-        TKind::Taking(s) => leaf(Node::Taking(*s)),
-        TKind::TakingBy(s, r) => leaf(Node::TakingBy(*s, *r)),
-        TKind::New(s) => leaf(Node::New(*s)),
-        TKind::Count(s) => leaf(Node::Count(*s)),
-        TKind::Has(c) => leaf(Node::Has(*c)),
-        TKind::Had(c) => leaf(Node::Had(*c)),
-        TKind::Lab(l, w) => leaf(Node::Lab(*l, *w)),
         TKind::DailyDose(d, r, on) => {
             let on = on.as_ref().map(|on| eval(g, f, on));
             predicates::leaf(&Node::DailyDose(*d, *r, None), f, &g.vocabulary, on)
         }
-        TKind::RouteIs(d, r) => leaf(Node::RouteIs(*d, *r)),
-        TKind::Stopped(d, r, w) => leaf(Node::Stopped(*d, *r, *w)),
-        TKind::Reduced(s, w) => leaf(Node::Reduced(*s, *w)),
-        TKind::Tapered(d, r) => leaf(Node::Tapered(*d, *r)),
-        TKind::Drugs(_) => Value::Unknown,
         TKind::Not(a) => Value::Bool(!eval(g, f, a).tri()),
         TKind::And(a, b) => Value::Bool(eval(g, f, a).tri().and(eval(g, f, b).tri())),
         TKind::Or(a, b) => Value::Bool(eval(g, f, a).tri().or(eval(g, f, b).tri())),
         TKind::Cmp(op, a, b) => compare(*op, eval(g, f, a), eval(g, f, b)),
         TKind::Add(a, b) => arithmetic(eval(g, f, a), eval(g, f, b), true),
         TKind::Sub(a, b) => arithmetic(eval(g, f, a), eval(g, f, b), false),
+        // `leaf` above took every other kind.
+        _ => Value::Unknown,
     }
 }
 

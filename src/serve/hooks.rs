@@ -447,7 +447,7 @@ fn gap_card(
         return None;
     }
     Some(json!({
-        "uuid": card_uuid(&report.patient, "rxguard:data-gaps"),
+        "uuid": crate::fhir::stable_uuid(&report.patient, "rxguard:data-gaps"),
         "summary": "Some checks could not be run",
         "indicator": "info",
         "detail": format!(
@@ -457,26 +457,4 @@ fn gap_card(
         ),
         "source": {"label": "rxguard", "topic": {"code": "data-gaps", "system": "urn:rxguard"}},
     }))
-}
-
-/// A stable UUID (version 8 layout) for a card: the same patient and topic give the same id.
-fn card_uuid(patient: &str, topic: &str) -> String {
-    let hash = |seed: u64| {
-        patient
-            .bytes()
-            .chain([0])
-            .chain(topic.bytes())
-            .fold(seed, |h, b| {
-                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-            })
-    };
-    let (a, b) = (hash(0xcbf2_9ce4_8422_2325), hash(0x8422_2325_cbf2_9ce4));
-    format!(
-        "{:08x}-{:04x}-8{:03x}-{:04x}-{:012x}",
-        a >> 32,
-        (a >> 16) & 0xffff,
-        a & 0xfff,
-        0x8000 | ((b >> 48) & 0x3fff),
-        b & 0xffff_ffff_ffff
-    )
 }
