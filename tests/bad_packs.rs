@@ -1,21 +1,10 @@
 //! Every bad pack in `tests/data/bad_packs/` against its rendered diagnostics. The first line of
 //! each file says which codes it must produce; the snapshot holds the full rendering.
 
+mod common;
+
 use rxguard::Engine;
 use std::fs;
-
-fn expected_codes(text: &str) -> Vec<String> {
-    let header = text.lines().next().unwrap_or("");
-    let list = header
-        .strip_prefix("# expect:")
-        .unwrap_or_else(|| panic!("missing `# expect:` header"));
-    let codes = list.split('—').next().unwrap_or("");
-    codes
-        .split(',')
-        .map(|c| c.trim().to_string())
-        .filter(|c| !c.is_empty())
-        .collect()
-}
 
 #[test]
 fn bad_packs_report_their_codes() {
@@ -31,7 +20,7 @@ fn bad_packs_report_their_codes() {
             .iter()
             .map(|d| d.code.to_string())
             .collect();
-        assert_eq!(codes, expected_codes(&text), "{}", path.display());
+        assert_eq!(codes, common::expected_codes(&text), "{}", path.display());
         insta::assert_snapshot!(diagnostics.render_plain());
     });
 }

@@ -2,21 +2,10 @@
 //! file in `tests/data/lint_packs/` names the warnings it must produce; the snapshot holds them
 //! rendered. The bundled packs have none.
 
+mod common;
+
 use rxguard::Engine;
 use rxguard::diagnostic::Diagnostics;
-
-fn expected_codes(text: &str) -> Vec<String> {
-    let header = text.lines().next().unwrap_or("");
-    let list = header
-        .strip_prefix("# expect:")
-        .expect("a `# expect:` header");
-    let codes = list.split('—').next().unwrap_or("");
-    codes
-        .split(',')
-        .map(|c| c.trim().to_string())
-        .filter(|c| !c.is_empty())
-        .collect()
-}
 
 #[test]
 fn each_lint_pack_gives_its_warnings() {
@@ -27,7 +16,7 @@ fn each_lint_pack_gives_its_warnings() {
             .unwrap_or_else(|d| panic!("{}", d.render_plain()));
         let warnings = rxguard::lint::lint(engine.graph());
         let codes: Vec<String> = warnings.iter().map(|d| d.code.to_string()).collect();
-        assert_eq!(codes, expected_codes(&text), "{}", path.display());
+        assert_eq!(codes, common::expected_codes(&text), "{}", path.display());
         let rendered = Diagnostics {
             sources: engine.graph().sources.clone(),
             items: warnings,

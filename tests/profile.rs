@@ -94,3 +94,25 @@ fn a_profile_naming_an_unknown_rule_or_severity_is_refused() {
     assert!(Engine::builder().profile(severity).build().is_err());
     assert!(Profile::parse("name = \"x\"\nunknown_key = 1\n").is_err());
 }
+
+#[test]
+fn a_disabled_rule_is_never_evaluated_not_even_as_a_data_gap() {
+    let profile =
+        Profile::parse("name = \"x\"\n[rules.baclofen_with_antihypertensive]\nenabled = false\n")
+            .unwrap();
+    let site = Engine::builder().profile(profile).build().unwrap();
+    let absent = r#"{"id": "p", "age": 60}"#;
+    let as_of = Date::parse("2026-11-01").unwrap();
+    let gaps = |e: &Engine| -> Vec<String> {
+        e.check_json(&mut Scratch::default(), absent, as_of)
+            .unwrap()
+            .data_gaps
+            .into_iter()
+            .map(|g| g.rule)
+            .collect()
+    };
+    assert!(
+        gaps(&Engine::bundled().unwrap()).contains(&"baclofen_with_antihypertensive".to_string())
+    );
+    assert!(!gaps(&site).contains(&"baclofen_with_antihypertensive".to_string()));
+}

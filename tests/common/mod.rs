@@ -1,7 +1,22 @@
-//! Shared by the integration tests: a seeded generator of rule packs over the bundled
-//! vocabulary, whose expressions use every predicate.
+//! Shared by the integration tests: the `# expect:` header of a corpus pack, and a seeded
+//! generator of rule packs over the bundled vocabulary, whose expressions use every predicate.
 
 #![allow(dead_code)]
+
+/// The codes the first line of a corpus pack says it must produce:
+/// `# expect: E010, W001 — what the pack shows`.
+pub fn expected_codes(text: &str) -> Vec<String> {
+    let header = text.lines().next().unwrap_or("");
+    let list = header
+        .strip_prefix("# expect:")
+        .unwrap_or_else(|| panic!("missing `# expect:` header"));
+    let codes = list.split('—').next().unwrap_or("");
+    codes
+        .split(',')
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
+        .collect()
+}
 
 /// A small deterministic generator (xorshift) for rule expressions.
 pub struct Rng(pub u64);
