@@ -216,7 +216,7 @@ fn select_candidates(g: &RuleGraph, f: &PatientFacts, out: &mut Vec<RuleId>) {
         }
         out.extend_from_slice(&g.always);
     } else {
-        out.extend(0..g.rules.len());
+        out.extend_from_slice(&g.enabled);
     }
     out.sort_unstable_by_key(|&r| g.rules[r].rank);
     out.dedup();
@@ -229,9 +229,6 @@ fn decide(
     outcomes: &Outcomes,
     r: RuleId,
 ) -> Outcome {
-    if g.program.rules[r].disabled {
-        return Outcome::Skipped;
-    }
     let rule = &g.rules[r];
     let when = value(g, f, memo, rule.when).tri();
     if when == Tri::False {
