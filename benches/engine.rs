@@ -146,6 +146,7 @@ fn batch(c: &mut Criterion) {
         as_of: as_of(),
         chunk_size: 1024,
         pool: None,
+        max_record_bytes: batch::DEFAULT_MAX_RECORD_BYTES,
     };
 
     let mut group = c.benchmark_group("batch");
@@ -253,6 +254,7 @@ fn parse_vs_check(c: &mut Criterion) {
             as_of,
             chunk_size: 1024,
             pool: None,
+            max_record_bytes: batch::DEFAULT_MAX_RECORD_BYTES,
         };
         b.iter(|| {
             let summary = run_batch(&engine, &text, options, &no_output);

@@ -1,7 +1,13 @@
 //! Checking many patients: NDJSON read in chunks of lines, each chunk checked in parallel with
 //! rayon, results written in input order. A line that cannot be read becomes a rejected record
-//! with its line number and reason; the rest goes on. The summary reconciles:
-//! records read = evaluated + rejected.
+//! with its line number and reason; the rest goes on. A file that cannot be read at all (missing,
+//! a folder, no permission, failing midway) is one rejected record too, and the run goes on to
+//! the next. The summary reconciles: records read = evaluated + rejected, and lists the inputs
+//! that held no record and the record ids that repeat an earlier one.
+
+mod read;
+
+pub use read::{DEFAULT_MAX_RECORD_BYTES, Line, read_line, skip_bom, strip_bom};
 
 use crate::date::Date;
 use crate::engine::{Engine, InputError};
@@ -10,7 +16,12 @@ use crate::ir::Severity;
 use crate::report::PatientReport;
 use rayon::prelude::*;
 use serde::Serialize;
-use std::io::{self, BufRead, Write};
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::io::{self, BufRead, Read, Write};
+
+/// How many repeated ids a summary lists by name (all are counted).
+const REPEATS_LISTED: usize = 100;
 
 /// One input record's result.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +58,29 @@ pub struct Summary {
     pub by_rule: std::collections::BTreeMap<String, usize>,
     /// Patients with a data gap of each rule: what the records most often lack.
     pub gaps_by_rule: std::collections::BTreeMap<String, usize>,
+    /// Inputs that held no record at all: an empty export is a warning, not an all-clear.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub empty_inputs: Vec<String>,
+    /// Checked records whose patient id an earlier record of the run already had.
+    pub repeated_ids: usize,
+    /// The first of them (up to 100), where they are.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub repeats: Vec<RepeatedId>,
+    /// Hashes of the ids seen (64-bit, so 10^6 ids take a few MB; two different ids sharing a
+    /// hash, about one chance in 10^7 at that size, would be listed as a repeat).
+    #[serde(skip)]
+    seen: HashSet<u64, BuildHasherDefault<crate::fxhash::FxHasher>>,
+}
+
+/// A record whose patient id repeats an earlier record's.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RepeatedId {
+    /// The patient id.
+    pub id: String,
+    /// The input of the repeating record.
+    pub input: String,
+    /// Its line.
+    pub line: usize,
 }
 
 /// Findings per severity.
@@ -112,10 +146,34 @@ impl Summary {
         for (rule, n) in &other.gaps_by_rule {
             *self.gaps_by_rule.entry(rule.clone()).or_default() += n;
         }
+        self.empty_inputs.extend(other.empty_inputs.iter().cloned());
+        self.repeated_ids += other.repeated_ids;
+        let room = REPEATS_LISTED.saturating_sub(self.repeats.len());
+        self.repeats
+            .extend(other.repeats.iter().take(room).cloned());
+        self.seen.extend(other.seen.iter().copied());
         self.worst = match (self.worst, other.worst) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+    }
+
+    /// Notes the patient id of a checked record, in input order: an id seen before in the run
+    /// is counted (and listed) as repeated.
+    pub fn note_id(&mut self, id: &str, input: &str, line: usize) {
+        let mut h = std::hash::DefaultHasher::new();
+        id.hash(&mut h);
+        if self.seen.insert(h.finish()) {
+            return;
+        }
+        self.repeated_ids += 1;
+        if self.repeats.len() < REPEATS_LISTED {
+            self.repeats.push(RepeatedId {
+                id: id.to_string(),
+                input: input.to_string(),
+                line,
+            });
+        }
     }
 
     /// Total findings.
@@ -137,66 +195,164 @@ pub struct BatchOptions<'p> {
     /// The thread pool to check in; `None` uses rayon's global pool (a library never
     /// configures that pool itself).
     pub pool: Option<&'p rayon::ThreadPool>,
+    /// The longest record line read, in bytes ([`DEFAULT_MAX_RECORD_BYTES`]): a longer one is
+    /// rejected with its line number, without being held in memory whole. A file that is one
+    /// JSON document (not NDJSON) may not be longer either.
+    pub max_record_bytes: usize,
 }
 
+/// Why reading one input stopped early.
+enum Stop {
+    /// The input could not be read: a rejected record, and the run goes on.
+    Read(io::Error),
+    /// The report could not be written: the run cannot go on.
+    Write(io::Error),
+}
+
+/// The formatter of one record's output.
+pub type Render<'f> = &'f (dyn Fn(&RecordOutcome) -> String + Sync);
+
 /// Checks every record of `input`, calling `format` on each result (in parallel) and writing
-/// what it returns to `out` in input order. Returns the summary.
+/// what it returns to `out` in input order, counting into `summary`. An input that cannot be
+/// read (at the start or midway) becomes a rejected record at the line reached; an input with
+/// no record is listed in [`Summary::empty_inputs`]. Fails only when writing fails.
 pub fn run<R: BufRead + Send, W: Write>(
     engine: &Engine,
     name: &str,
-    mut input: R,
+    input: R,
     options: BatchOptions<'_>,
-    format: &(dyn Fn(&RecordOutcome) -> String + Sync),
+    format: Render<'_>,
     out: &mut W,
     summary: &mut Summary,
 ) -> io::Result<()> {
+    let before = summary.records_read;
     let mut line_no = 0;
+    let read = records(
+        engine,
+        name,
+        input,
+        options,
+        format,
+        out,
+        summary,
+        &mut line_no,
+    );
+    match read {
+        Ok(()) => {}
+        Err(Stop::Write(e)) => return Err(e),
+        Err(Stop::Read(e)) => unreadable(name, line_no + 1, &e, format, out, summary)?,
+    }
+    if summary.records_read == before {
+        summary.empty_inputs.push(name.to_string());
+    }
+    Ok(())
+}
+
+/// Reports an input that cannot be read from `line` on (0: not opened) as a rejected record.
+pub fn unreadable<W: Write>(
+    name: &str,
+    line: usize,
+    error: &io::Error,
+    format: Render<'_>,
+    out: &mut W,
+    summary: &mut Summary,
+) -> io::Result<()> {
+    let outcome = RecordOutcome {
+        input: name.to_string(),
+        line,
+        result: Err(InputError::Json(format!("cannot read {name}: {error}"))),
+    };
+    summary.add(&outcome);
+    out.write_all(format(&outcome).as_bytes())
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the batch's parameters, passed through"
+)]
+fn records<R: BufRead + Send, W: Write>(
+    engine: &Engine,
+    name: &str,
+    input: R,
+    options: BatchOptions<'_>,
+    format: Render<'_>,
+    out: &mut W,
+    summary: &mut Summary,
+    line_no: &mut usize,
+) -> Result<(), Stop> {
+    let limit = options.max_record_bytes;
+    let mut input = skip_bom(input).map_err(Stop::Read)?;
     // Up to two non-blank lines tell NDJSON (a whole object on a line) from one JSON document
     // spread over lines (a pretty-printed record, or an array of records).
-    let mut head: Vec<(usize, Vec<u8>)> = Vec::new();
-    while head.len() < 2 && !head.first().is_some_and(|(_, l)| object_line(l)) {
-        let mut line = Vec::new();
-        if input.read_until(b'\n', &mut line)? == 0 {
+    let mut head: Vec<RawLine> = Vec::new();
+    while head.len() < 2 && !head.first().is_some_and(|l| object_line(&l.bytes)) {
+        let mut line = RawLine::default();
+        if !line.read(&mut input, limit, line_no).map_err(Stop::Read)? {
             break;
         }
-        line_no += 1;
-        if !line.trim_ascii().is_empty() {
-            head.push((line_no, line));
+        if line.too_long.is_some() || !line.bytes.trim_ascii().is_empty() {
+            head.push(line);
         }
     }
-    let Some((first_line, first)) = head.first() else {
+    let Some(first) = head.first() else {
         return Ok(());
     };
-    let ndjson = object_line(first) || head.get(1).is_some_and(|(_, l)| object_line(l)) || {
-        let t = first.trim_ascii();
-        t.len() > 2 && t.starts_with(b"{") && t.ends_with(b"}")
-    };
+    let ndjson = first.too_long.is_some()
+        || object_line(&first.bytes)
+        || head.get(1).is_some_and(|l| object_line(&l.bytes))
+        || {
+            let t = first.bytes.trim_ascii();
+            t.len() > 2 && t.starts_with(b"{") && t.ends_with(b"}")
+        };
     if !ndjson {
-        let first_line = *first_line;
-        let mut text: Vec<u8> = head.into_iter().flat_map(|(_, l)| l).collect();
-        input.read_to_end(&mut text)?;
+        let first_line = first.no;
+        let too_long = head.iter().any(|l| l.too_long.is_some());
+        let mut text: Vec<u8> = head.into_iter().flat_map(|l| l.bytes).collect();
+        if !too_long {
+            let room = (limit + 1).saturating_sub(text.len()) as u64;
+            input
+                .by_ref()
+                .take(room)
+                .read_to_end(&mut text)
+                .map_err(Stop::Read)?;
+        }
+        if too_long || text.len() > limit {
+            let outcome = RecordOutcome {
+                input: name.to_string(),
+                line: first_line,
+                result: Err(InputError::Json(format!(
+                    "the document is longer than the limit of {limit} bytes: give large inputs as NDJSON, one record a line"
+                ))),
+            };
+            summary.add(&outcome);
+            return out
+                .write_all(format(&outcome).as_bytes())
+                .map_err(Stop::Write);
+        }
         return document(
             engine, name, first_line, &text, options, format, out, summary,
-        );
+        )
+        .map_err(Stop::Write);
     }
     let size = options.chunk_size.max(1);
     let used = head.len();
     let mut current = Chunk { lines: head, used };
-    current.fill(&mut input, size, &mut line_no)?;
+    current
+        .fill(&mut input, size, limit, line_no)
+        .map_err(Stop::Read)?;
     let mut next = Chunk::default();
     while current.used > 0 {
         // Read the next chunk while this one is checked.
         next.used = 0;
         let mut work = || {
             rayon::join(
-                || next.fill(&mut input, size, &mut line_no),
+                || next.fill(&mut input, size, limit, line_no),
                 || {
                     check_chunk(
                         engine,
                         name,
                         &current.lines[..current.used],
-                        options.as_of,
-                        options.input,
+                        options,
                         format,
                     )
                 },
@@ -206,21 +362,55 @@ pub fn run<R: BufRead + Send, W: Write>(
             Some(pool) => pool.install(work),
             None => work(),
         };
-        for (text, counted) in &results {
-            summary.merge(counted);
-            out.write_all(text.as_bytes())?;
+        for checked in &results {
+            summary.merge(&checked.counted);
+            if let Some(id) = &checked.patient {
+                summary.note_id(id, name, checked.line);
+            }
+            out.write_all(checked.text.as_bytes())
+                .map_err(Stop::Write)?;
         }
-        read?;
+        read.map_err(Stop::Read)?;
         std::mem::swap(&mut current, &mut next);
     }
     Ok(())
+}
+
+/// One input line, with its number; a line over the limit is kept as its length only.
+#[derive(Default)]
+struct RawLine {
+    no: usize,
+    bytes: Vec<u8>,
+    too_long: Option<u64>,
+}
+
+impl RawLine {
+    /// Reads the next line into this one (its buffer reused); false at the end of the input.
+    fn read(
+        &mut self,
+        input: &mut impl BufRead,
+        limit: usize,
+        line_no: &mut usize,
+    ) -> io::Result<bool> {
+        let got = read_line(input, &mut self.bytes, limit)?;
+        if got == Line::End {
+            return Ok(false);
+        }
+        *line_no += 1;
+        self.no = *line_no;
+        self.too_long = match got {
+            Line::TooLong(n) => Some(n),
+            _ => None,
+        };
+        Ok(true)
+    }
 }
 
 /// Lines of one chunk, with their line numbers. Buffers are kept from one chunk to the next,
 /// so reading allocates only while the longest line grows.
 #[derive(Default)]
 struct Chunk {
-    lines: Vec<(usize, Vec<u8>)>,
+    lines: Vec<RawLine>,
     used: usize,
 }
 
@@ -230,20 +420,18 @@ impl Chunk {
         &mut self,
         input: &mut impl BufRead,
         size: usize,
+        limit: usize,
         line_no: &mut usize,
     ) -> io::Result<()> {
         while self.used < size {
             if self.used == self.lines.len() {
-                self.lines.push((0, Vec::new()));
+                self.lines.push(RawLine::default());
             }
-            let (no, line) = &mut self.lines[self.used];
-            line.clear();
-            if input.read_until(b'\n', line)? == 0 {
+            let line = &mut self.lines[self.used];
+            if !line.read(input, limit, line_no)? {
                 break;
             }
-            *line_no += 1;
-            *no = *line_no;
-            if !line.trim_ascii().is_empty() {
+            if line.too_long.is_some() || !line.bytes.trim_ascii().is_empty() {
                 self.used += 1;
             }
         }
@@ -251,32 +439,46 @@ impl Chunk {
     }
 }
 
+/// One record checked and formatted.
+struct Checked {
+    text: String,
+    counted: Summary,
+    patient: Option<String>,
+    line: usize,
+}
+
 /// Checks and formats one chunk in parallel, keeping input order.
 fn check_chunk(
     engine: &Engine,
     name: &str,
-    lines: &[(usize, Vec<u8>)],
-    as_of: Date,
-    input: crate::engine::InputKind,
-    format: &(dyn Fn(&RecordOutcome) -> String + Sync),
-) -> Vec<(String, Summary)> {
+    lines: &[RawLine],
+    options: BatchOptions<'_>,
+    format: Render<'_>,
+) -> Vec<Checked> {
     lines
         .par_iter()
-        .map(|(line, text)| {
+        .map(|line| {
             crate::engine::with_scratch(|scratch| {
+                let result = match (line.too_long, std::str::from_utf8(&line.bytes)) {
+                    (Some(n), _) => Err(too_long(n, options.max_record_bytes)),
+                    (None, Ok(text)) => engine
+                        .check_record(scratch, text.trim_end(), options.as_of, options.input)
+                        .map_err(on_one_line),
+                    (None, Err(e)) => Err(not_utf8(&e)),
+                };
                 let outcome = RecordOutcome {
                     input: name.to_string(),
-                    line: *line,
-                    result: match std::str::from_utf8(text) {
-                        Ok(text) => engine
-                            .check_record(scratch, text.trim_end(), as_of, input)
-                            .map_err(on_one_line),
-                        Err(e) => Err(not_utf8(&e)),
-                    },
+                    line: line.no,
+                    result,
                 };
                 let mut counted = Summary::default();
                 counted.add(&outcome);
-                (format(&outcome), counted)
+                Checked {
+                    text: format(&outcome),
+                    counted,
+                    patient: outcome.result.ok().map(|r| r.patient),
+                    line: line.no,
+                }
             })
         })
         .collect()
@@ -303,6 +505,13 @@ fn not_utf8(e: &std::str::Utf8Error) -> InputError {
     ))
 }
 
+/// A record line over the limit, passed over unread.
+pub fn too_long(bytes: u64, limit: usize) -> InputError {
+    InputError::Json(format!(
+        "the record's line is {bytes} bytes, over the limit of {limit} bytes: it was skipped unread"
+    ))
+}
+
 /// A whole file that is one JSON document: a patient, or an array of patients.
 #[expect(
     clippy::too_many_arguments,
@@ -314,7 +523,7 @@ fn document<W: Write>(
     line: usize,
     bytes: &[u8],
     options: BatchOptions<'_>,
-    format: &(dyn Fn(&RecordOutcome) -> String + Sync),
+    format: Render<'_>,
     out: &mut W,
     summary: &mut Summary,
 ) -> io::Result<()> {
@@ -349,6 +558,9 @@ fn document<W: Write>(
             result,
         };
         summary.add(&outcome);
+        if let Ok(report) = &outcome.result {
+            summary.note_id(&report.patient, name, line);
+        }
         out.write_all(format(&outcome).as_bytes())?;
     }
     Ok(())

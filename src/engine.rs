@@ -86,7 +86,7 @@ impl Engine {
     ) -> Result<(crate::ir::Program, SourceMap), Diagnostics> {
         let mut map = SourceMap::default();
         for (name, text) in sources {
-            map.add(name, text);
+            map.add(name, without_bom(text));
         }
         match crate::check::check_with(&map, tests) {
             Ok(program) => Ok((program, map)),
@@ -255,8 +255,20 @@ pub fn read_packs(paths: &[PathBuf]) -> std::io::Result<Vec<(String, String)>> {
     }
     files
         .into_iter()
-        .map(|p| Ok((p.display().to_string(), std::fs::read_to_string(&p)?)))
+        .map(|p| {
+            let text = std::fs::read_to_string(&p)?;
+            Ok((p.display().to_string(), without_bom(text)))
+        })
         .collect()
+}
+
+/// A pack's text without the UTF-8 byte-order mark some editors put first (it is not part of
+/// the text, and would be a syntax error at 1:1).
+fn without_bom(text: String) -> String {
+    match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    }
 }
 
 fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {

@@ -189,6 +189,10 @@ struct CheckArgs {
     /// Records read and checked at a time.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
     chunk_size: u64,
+    /// The longest record line read, in bytes (default 16 MiB): a longer line is rejected with
+    /// its line number, unread.
+    #[arg(long, default_value_t = batch::DEFAULT_MAX_RECORD_BYTES as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    max_record_bytes: u64,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -764,6 +768,7 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
         as_of,
         chunk_size: usize::try_from(args.chunk_size).unwrap_or(usize::MAX),
         pool: Some(&pool),
+        max_record_bytes: usize::try_from(args.max_record_bytes).unwrap_or(usize::MAX),
     };
     let color =
         io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
@@ -796,20 +801,25 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
     // Progress on a terminal while the report goes to a file or a pipe.
     let progress = io::stderr().is_terminal() && !io::stdout().is_terminal();
     for file in &files {
-        let reader: Box<dyn BufRead + Send> = if file == "-" {
-            Box::new(io::BufReader::new(io::stdin()))
-        } else {
-            Box::new(io::BufReader::with_capacity(
-                1 << 16,
-                std::fs::File::open(file).map_err(|e| format!("cannot read {file}: {e}"))?,
-            ))
-        };
         let mut sink = JsonSeparator {
             inner: &mut out,
             json: format == Format::Json,
             first: &mut first,
             written: &mut written,
             progress,
+        };
+        // A file that cannot be opened is a rejected record: the others are still checked.
+        let reader: Box<dyn BufRead + Send> = if file == "-" {
+            Box::new(io::BufReader::new(io::stdin()))
+        } else {
+            match std::fs::File::open(file) {
+                Ok(f) => Box::new(io::BufReader::with_capacity(1 << 16, f)),
+                Err(e) => {
+                    batch::unreadable(file, 0, &e, &render, &mut sink, &mut summary)
+                        .map_err(write_err)?;
+                    continue;
+                }
+            }
         };
         batch::run(
             &engine,
@@ -820,7 +830,10 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
             &mut sink,
             &mut summary,
         )
-        .map_err(|e| format!("cannot read {file}: {e}"))?;
+        .map_err(write_err)?;
+    }
+    for name in &summary.empty_inputs {
+        eprintln!("warning: {name} holds no records");
     }
     if progress && written >= 10_000 {
         eprintln!("\r{written} records checked");
@@ -842,7 +855,8 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
 }
 
 fn exit_code(summary: &Summary, fail_on: Option<Severity>) -> ExitCode {
-    if summary.rejected > 0 {
+    // An input with no record is not an all-clear: nobody was checked.
+    if summary.rejected > 0 || !summary.empty_inputs.is_empty() {
         ExitCode::from(EXIT_ERROR)
     } else if fail_on.is_some_and(|limit| summary.worst.is_some_and(|w| w <= limit)) {
         ExitCode::from(EXIT_FINDINGS)

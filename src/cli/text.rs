@@ -210,6 +210,26 @@ pub fn summary(s: &Summary, style: Style) -> String {
         s.unrecognized
     );
     let mut out = format!("{}\n{line2}\n", style.paint("1", &line1));
+    for name in &s.empty_inputs {
+        let _ = writeln!(
+            out,
+            "{}",
+            style.paint("33", &format!("Warning: {name} holds no records"))
+        );
+    }
+    if s.repeated_ids > 0 {
+        let _ = writeln!(
+            out,
+            "{} record(s) repeat the patient id of an earlier record:",
+            s.repeated_ids
+        );
+        for r in &s.repeats {
+            let _ = writeln!(out, "  {}:{}  {}", r.input, r.line, r.id);
+        }
+        if s.repeats.len() < s.repeated_ids {
+            let _ = writeln!(out, "  ... and {} more", s.repeated_ids - s.repeats.len());
+        }
+    }
     for (title, counts) in [
         ("Patients by rule:", &s.by_rule),
         ("Data gaps by rule:", &s.gaps_by_rule),
