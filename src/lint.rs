@@ -8,6 +8,7 @@
 //! | W003 | two rules with the same condition |
 //! | W004 | a `supersedes` that can never apply (the two rules cannot both fire) |
 //! | W005 | a message or advice that shows a value the rule does not read |
+//! | W006 | a condition with codes in one code system only (ICD-10-CM or SNOMED CT) |
 
 use crate::compile::{Node, NodeId, RuleGraph};
 use crate::diagnostic::Diagnostic;
@@ -23,6 +24,7 @@ pub fn lint(g: &RuleGraph) -> Vec<Diagnostic> {
     same_condition(g, &mut out);
     supersession_never_applies(g, &mut out);
     unbound_holes(g, &mut out);
+    one_code_system(g, &mut out);
     out.sort_by_key(|d| (d.span.source, d.span.start));
     out
 }
@@ -500,5 +502,34 @@ fn unbound(g: &RuleGraph, hole: &TExpr, read: &[NodeId], sets: &[Vec<DrugId>]) -
             }
         )),
         _ => None,
+    }
+}
+
+/// A condition declared in one code system only: records coded in the other system (US Core
+/// and Synthea write SNOMED CT, claims write ICD-10-CM) never match it, and say nothing.
+fn one_code_system(g: &RuleGraph, out: &mut Vec<Diagnostic>) {
+    for c in &g.program.conditions {
+        let (missing, help) = match (c.icd10.is_empty(), c.snomed.is_empty()) {
+            (false, true) => (
+                "SNOMED CT",
+                "add its SNOMED CT concepts (`snomed \"ID\"`); ids match exactly, so list the descendants records carry",
+            ),
+            (true, false) => (
+                "ICD-10-CM",
+                "add its ICD-10-CM codes (`icd10 \"PREFIX\"`); a prefix matches every code under it",
+            ),
+            _ => continue,
+        };
+        out.push(
+            Diagnostic::warning(
+                "W006",
+                c.span,
+                format!(
+                    "condition `{}` has no {missing} code: records coded in {missing} never match it",
+                    c.name
+                ),
+            )
+            .with_help(help),
+        );
     }
 }
