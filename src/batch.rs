@@ -51,6 +51,9 @@ pub struct Summary {
     pub data_gaps: usize,
     /// Unrecognized medication entries.
     pub unrecognized: usize,
+    /// Conditions coded only in systems the vocabulary does not read, or text only.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unrecognized_conditions: usize,
     /// The most severe finding.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub worst: Option<Severity>,
@@ -116,6 +119,7 @@ impl Summary {
         }
         self.data_gaps += report.data_gaps.len();
         self.unrecognized += report.unrecognized.len();
+        self.unrecognized_conditions += report.unrecognized_conditions.len();
         for f in &report.findings {
             *self.by_rule.entry(f.rule.clone()).or_default() += 1;
         }
@@ -140,6 +144,7 @@ impl Summary {
         self.findings.minor += other.findings.minor;
         self.data_gaps += other.data_gaps;
         self.unrecognized += other.unrecognized;
+        self.unrecognized_conditions += other.unrecognized_conditions;
         for (rule, n) in &other.by_rule {
             *self.by_rule.entry(rule.clone()).or_default() += n;
         }
@@ -564,4 +569,8 @@ fn document<W: Write>(
         out.write_all(format(&outcome).as_bytes())?;
     }
     Ok(())
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

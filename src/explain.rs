@@ -5,7 +5,7 @@
 use crate::compile::{Node, RuleGraph};
 use crate::eval::{Outcome, oracle};
 use crate::ir::*;
-use crate::patient::{EntryState, Patient, PatientFacts};
+use crate::patient::{ConditionRecord, EntryState, Patient, PatientFacts};
 use crate::value::{Tri, Value};
 use serde::Serialize;
 
@@ -393,13 +393,15 @@ impl Explainer<'_> {
         let mut matched = Vec::new();
         for rec in list {
             let mut hit = false;
-            self.g
-                .vocabulary
-                .match_condition(rec.system, &rec.code, |id| hit |= id == c);
+            if let Some((system, code)) = rec.read_code() {
+                self.g
+                    .vocabulary
+                    .match_condition(system, code, |id| hit |= id == c);
+            }
             if hit {
                 matched.push(format!(
                     "{} ({})",
-                    rec.code,
+                    rec.label(),
                     format!("{:?}", rec.status).to_lowercase()
                 ));
             }
@@ -411,7 +413,7 @@ impl Explainer<'_> {
                 .map(|p| format!("ICD-10-CM {p}*"))
                 .chain(def.snomed.iter().map(|s| format!("SNOMED CT {s}")))
                 .collect();
-            let listed: Vec<&str> = list.iter().map(|r| r.code.as_ref()).collect();
+            let listed: Vec<String> = list.iter().map(ConditionRecord::label).collect();
             vec![format!(
                 "no condition coded {} among the patient's conditions ({})",
                 codes.join(", "),

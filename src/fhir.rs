@@ -535,7 +535,54 @@ fn route(c: &CodeableConcept) -> Option<&'static str> {
     })
 }
 
+/// A Condition as records: one per coding in a system the vocabulary reads (ICD-10-CM, SNOMED
+/// CT). When none is, the Condition is kept as one entry with its first code and its text
+/// (ICD-9-CM, a local code, text only), so the report lists it as unrecognized.
 fn condition(c: &Condition) -> Vec<ConditionRecord<'static>> {
+    let status = condition_status(c);
+    let id = c.id.as_ref().map(|id| format!("Condition/{id}"));
+    let entry = |system: Option<&str>, code: Option<&str>, text: Option<&str>| ConditionRecord {
+        id: id.clone().map(Cow::Owned),
+        code: code.map(|c| Cow::Owned(c.to_string())),
+        system: system.map(|s| Cow::Owned(s.to_string())),
+        status,
+        text: text.map(|t| Cow::Owned(t.to_string())),
+    };
+    let codings = c.code.iter().flat_map(|code| code.coding.iter());
+    let read: Vec<ConditionRecord<'static>> = codings
+        .clone()
+        .filter_map(|coding| {
+            let system = coding.system.as_deref()?;
+            let code = coding.code.as_deref().filter(|c| !c.trim().is_empty())?;
+            (CodeSystem::named(system) != CodeSystem::Other)
+                .then(|| entry(Some(system), Some(code), coding.display.as_deref()))
+        })
+        .collect();
+    if !read.is_empty() {
+        return read;
+    }
+    let first = codings
+        .clone()
+        .find(|coding| coding.code.as_deref().is_some_and(|c| !c.trim().is_empty()));
+    let text = c.code.as_ref().and_then(CodeableConcept::words);
+    let record = match (first, text) {
+        (Some(coding), text) => entry(
+            Some(coding.system.as_deref().unwrap_or(NO_SYSTEM)),
+            coding.code.as_deref(),
+            text.or(coding.display.as_deref()),
+        ),
+        (None, Some(text)) => entry(None, None, Some(text)),
+        (None, None) => entry(None, None, Some(NO_CODE)),
+    };
+    vec![record]
+}
+
+/// The system named for a coding that gives none.
+const NO_SYSTEM: &str = "(no system)";
+/// The text of a Condition with neither a code nor a text.
+const NO_CODE: &str = "(Condition with no code and no text)";
+
+fn condition_status(c: &Condition) -> ConditionStatus {
     let verification = c
         .verification_status
         .as_ref()
@@ -544,7 +591,7 @@ fn condition(c: &Condition) -> Vec<ConditionRecord<'static>> {
         .clinical_status
         .as_ref()
         .and_then(CodeableConcept::first_code);
-    let status = match (verification, clinical) {
+    match (verification, clinical) {
         (Some("refuted"), _) => ConditionStatus::Refuted,
         (Some("entered-in-error"), _) => ConditionStatus::EnteredInError,
         (_, Some("recurrence")) => ConditionStatus::Recurrence,
@@ -553,26 +600,7 @@ fn condition(c: &Condition) -> Vec<ConditionRecord<'static>> {
         (_, Some("remission")) => ConditionStatus::Remission,
         (_, Some("resolved")) => ConditionStatus::Resolved,
         _ => ConditionStatus::Active,
-    };
-    let id = c.id.as_ref().map(|id| format!("Condition/{id}"));
-    c.code
-        .iter()
-        .flat_map(|code| code.coding.iter())
-        .filter_map(|coding| {
-            let system = match coding.system.as_deref()? {
-                system::ICD10CM => CodeSystem::Icd10,
-                system::SNOMED => CodeSystem::Snomed,
-                _ => return None,
-            };
-            Some(ConditionRecord {
-                id: id.clone().map(Cow::Owned),
-                code: Cow::Owned(coding.code.clone()?),
-                system,
-                status,
-                text: coding.display.clone().map(Cow::Owned),
-            })
-        })
-        .collect()
+    }
 }
 
 /// FHIR DetectedIssue severity.

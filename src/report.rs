@@ -18,6 +18,10 @@ pub struct PatientReport {
     pub data_gaps: Vec<DataGap>,
     /// Medication entries not identified as any ingredient (or only in part).
     pub unrecognized: Vec<Unrecognized>,
+    /// Conditions coded only in systems the vocabulary does not read, or written as text only:
+    /// they could be any condition, so they are listed with the rules they could change.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unrecognized_conditions: Vec<UnrecognizedCondition>,
     /// Doses, routes and lab results that could not be read.
     pub notes: Vec<Note>,
     /// Findings replaced by a finding of a superseding rule.
@@ -124,6 +128,23 @@ pub struct Unrecognized {
     /// The words not identified.
     pub words: Vec<String>,
     /// The rules that read medications and did not fire: this entry could have changed them.
+    pub could_change: Vec<String>,
+}
+
+/// A condition the vocabulary cannot read.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UnrecognizedCondition {
+    /// The entry (`condition #N` when the record gives no id), with its text as written (its
+    /// system and code when it has no text).
+    pub entry: EntryRef,
+    /// The code system as written, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    /// The code as written, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The rules that read conditions and that this condition could have changed: made to fire,
+    /// decided, suppressed or downgraded.
     pub could_change: Vec<String>,
 }
 

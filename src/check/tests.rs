@@ -5,8 +5,8 @@ use super::{Checker, Decl};
 use crate::diagnostic::{Diagnostic, Span, suggestion};
 use crate::ir::*;
 use crate::patient::{
-    CodeSystem, ConditionRecord, ConditionStatus, Dose, EntrySource, LabRecord, LabValue,
-    MedicationRecord, MedicationStatus, Patient, Sex,
+    ConditionRecord, ConditionStatus, Dose, EntrySource, LabRecord, LabValue, MedicationRecord,
+    MedicationStatus, Patient, Sex,
 };
 use crate::route::Route;
 use crate::syntax::ast::{
@@ -401,8 +401,8 @@ fn condition(
     status: Option<&Ident>,
 ) -> Result<ConditionRecord<'static>, Diagnostic> {
     let system = match system.map(|s| s.name.as_str()) {
-        Some("snomed") => CodeSystem::Snomed,
-        _ => CodeSystem::Icd10,
+        Some("snomed") => "snomed",
+        _ => "icd10",
     };
     let status = match status {
         Some(s) => word(&CONDITION_STATUSES, s, "condition status")?,
@@ -410,8 +410,8 @@ fn condition(
     };
     Ok(ConditionRecord {
         id: None,
-        code: owned(&code.value),
-        system,
+        code: Some(owned(&code.value)),
+        system: Some(std::borrow::Cow::Borrowed(system)),
         status,
         text: None,
     })

@@ -4,7 +4,7 @@ use rxguard::Engine;
 use rxguard::batch::{RecordOutcome, Summary};
 use rxguard::date::Date;
 use rxguard::ir::Severity;
-use rxguard::report::{Fact, PatientReport};
+use rxguard::report::{Fact, PatientReport, UnrecognizedCondition};
 use std::fmt::Write as _;
 
 /// Whether to colour.
@@ -82,7 +82,11 @@ fn patient(r: &PatientReport, o: &RecordOutcome, style: Style) -> String {
         o.input,
         o.line
     );
-    if r.findings.is_empty() && r.data_gaps.is_empty() && r.unrecognized.is_empty() {
+    if r.findings.is_empty()
+        && r.data_gaps.is_empty()
+        && r.unrecognized.is_empty()
+        && r.unrecognized_conditions.is_empty()
+    {
         let _ = writeln!(out, "  no findings");
     }
     let pad = " ".repeat(18);
@@ -155,6 +159,9 @@ fn patient(r: &PatientReport, o: &RecordOutcome, style: Style) -> String {
             u.entry.text
         );
     }
+    for u in &r.unrecognized_conditions {
+        let _ = writeln!(out, "  {}", unrecognized_condition(u, style));
+    }
     for n in &r.notes {
         let entry = n
             .entry
@@ -172,6 +179,31 @@ fn patient(r: &PatientReport, o: &RecordOutcome, style: Style) -> String {
     }
     out.push('\n');
     out
+}
+
+/// `UNRECOGNIZED    condition #2 "Seizure disorder" (ICD-9-CM 345.90): a code system the
+/// vocabulary does not read; could change: ...`
+fn unrecognized_condition(u: &UnrecognizedCondition, style: Style) -> String {
+    let coded = match (&u.system, &u.code) {
+        (Some(system), Some(code)) => format!(" ({system} {code})"),
+        _ => String::new(),
+    };
+    let what = if u.code.is_some() {
+        "condition in a code system the vocabulary does not read"
+    } else {
+        "condition written as text only"
+    };
+    let could = if u.could_change.is_empty() {
+        String::new()
+    } else {
+        format!("; could change: {}", u.could_change.join(", "))
+    };
+    format!(
+        "{}{} \"{}\"{coded}: {what}{could}",
+        style.paint("35", &format!("{:<16}", "UNRECOGNIZED")),
+        u.entry.id,
+        u.entry.text
+    )
 }
 
 fn fact(f: &Fact) -> String {
@@ -210,6 +242,13 @@ pub fn summary(s: &Summary, style: Style) -> String {
         s.unrecognized
     );
     let mut out = format!("{}\n{line2}\n", style.paint("1", &line1));
+    if s.unrecognized_conditions > 0 {
+        let _ = writeln!(
+            out,
+            "{} unrecognized conditions (coded in a system the vocabulary does not read, or text only)",
+            s.unrecognized_conditions
+        );
+    }
     for name in &s.empty_inputs {
         let _ = writeln!(
             out,

@@ -92,9 +92,11 @@ impl Vocabulary {
         self.conditions
     }
 
-    /// Calls `f` with every condition a coded record matches (ICD-10-CM by prefix, SNOMED CT exactly).
+    /// Calls `f` with every condition a coded record matches (ICD-10-CM by prefix, SNOMED CT
+    /// exactly; a code of another system matches none).
     pub fn match_condition(&self, system: CodeSystem, code: &str, mut f: impl FnMut(ConditionId)) {
         match system {
+            CodeSystem::Other => {}
             CodeSystem::Snomed => self
                 .snomed
                 .get(code.trim())

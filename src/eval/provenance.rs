@@ -12,6 +12,8 @@ use crate::report::*;
 use crate::units::Dimension;
 use crate::value::{Tri, Value};
 
+mod unrecognized_conditions;
+
 /// The report of the patient whose evaluation is in `scratch`.
 pub fn report(g: &RuleGraph, scratch: &mut Scratch, patient: &Patient<'_>) -> PatientReport {
     let Scratch {
@@ -32,6 +34,7 @@ pub fn report(g: &RuleGraph, scratch: &mut Scratch, patient: &Patient<'_>) -> Pa
         findings: Vec::new(),
         data_gaps: Vec::new(),
         unrecognized: Vec::new(),
+        unrecognized_conditions: Vec::new(),
         notes: Vec::new(),
         superseded: Vec::new(),
     };
@@ -51,6 +54,7 @@ pub fn report(g: &RuleGraph, scratch: &mut Scratch, patient: &Patient<'_>) -> Pa
         .sort_by(|a, b| (a.severity, &a.rule).cmp(&(b.severity, &b.rule)));
     let generation = memo.generation;
     report.unrecognized = cx.unrecognized(|r| outcomes.get(generation, r));
+    report.unrecognized_conditions = cx.unrecognized_conditions(|r| outcomes.get(generation, r));
     report.notes = cx.notes();
     report
 }
@@ -390,9 +394,11 @@ impl Cx<'_> {
         let mut ids = Vec::new();
         for rec in self.patient.conditions.iter().flatten() {
             let mut hit = false;
-            self.g
-                .vocabulary
-                .match_condition(rec.system, &rec.code, |id| hit |= id == c);
+            if let Some((system, code)) = rec.read_code() {
+                self.g
+                    .vocabulary
+                    .match_condition(system, code, |id| hit |= id == c);
+            }
             if let (true, Some(id)) = (hit, &rec.id) {
                 ids.push(id.to_string());
             }
@@ -404,11 +410,13 @@ impl Cx<'_> {
         let mut codes = Vec::new();
         for rec in self.patient.conditions.iter().flatten() {
             let mut hit = false;
-            self.g
-                .vocabulary
-                .match_condition(rec.system, &rec.code, |id| hit |= id == c);
-            if hit {
-                codes.push(rec.code.to_string());
+            if let Some((system, code)) = rec.read_code() {
+                self.g
+                    .vocabulary
+                    .match_condition(system, code, |id| hit |= id == c);
+            }
+            if let (true, Some(code)) = (hit, &rec.code) {
+                codes.push(code.to_string());
             }
         }
         codes.join(", ")
@@ -677,7 +685,8 @@ impl Cx<'_> {
                             rule.reads_medications
                                 && !self.g.program.rules[*r].disabled
                                 && !matches!(outcome(*r), Outcome::Fired(_))
-                                && self.open_without_medications(rule.when) != Tri::False
+                                && self.open_without(rule.when, crate::compile::reads_medications)
+                                    != Tri::False
                         })
                         .map(|(r, _)| self.g.program.rules[r].name.clone())
                         .collect()
@@ -704,21 +713,22 @@ impl Cx<'_> {
         out
     }
 
-    /// The value of `n` if every medication predicate were unknown: false means no medication,
-    /// known or not, could make the rule fire for this patient.
-    fn open_without_medications(&self, n: NodeId) -> Tri {
+    /// The value of `n` if every predicate that `reads` (the medication predicates, say) were
+    /// unknown: false means no such entry, known or not, could make the rule fire for this
+    /// patient.
+    fn open_without(&self, n: NodeId, reads: fn(&[Node], NodeId) -> bool) -> Tri {
         let node = &self.g.nodes[n as usize];
         let mut children = node.children();
         let mut child = || {
             children
                 .next()
-                .map_or(Tri::Unknown, |c| self.open_without_medications(c))
+                .map_or(Tri::Unknown, |c| self.open_without(c, reads))
         };
         match node {
             Node::Not(_) => !child(),
             Node::And(..) => child().and(child()),
             Node::Or(..) => child().or(child()),
-            _ if crate::compile::reads_medications(&self.g.nodes, n) => Tri::Unknown,
+            _ if reads(&self.g.nodes, n) => Tri::Unknown,
             _ => self.plain(n).tri(),
         }
     }

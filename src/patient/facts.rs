@@ -191,6 +191,27 @@ fn parse_date(text: &str, field: impl FnOnce() -> String) -> Result<Date, Record
     })
 }
 
+/// A condition needs a code with its system, or a text: an entry with neither says nothing, and
+/// a code without its system cannot be told from another system's code.
+fn condition_is_readable(i: usize, c: &ConditionRecord<'_>) -> Result<(), RecordError> {
+    let blank =
+        |s: &Option<std::borrow::Cow<'_, str>>| s.as_deref().is_none_or(|s| s.trim().is_empty());
+    if !blank(&c.code) && blank(&c.system) {
+        return Err(RecordError {
+            field: format!("conditions[{i}].system"),
+            reason: "a code needs its system (`icd10`, `snomed`, or the name of another system)"
+                .into(),
+        });
+    }
+    if blank(&c.code) && blank(&c.text) {
+        return Err(RecordError {
+            field: format!("conditions[{i}]"),
+            reason: "a condition needs a code with its system, or a text".into(),
+        });
+    }
+    Ok(())
+}
+
 impl PatientFacts {
     /// Resolves `patient` into these buffers, replacing what they held.
     pub fn build(
@@ -204,7 +225,7 @@ impl PatientFacts {
         self.weight_kg = patient.weight_kg.filter(|w| w.is_finite() && *w > 0.0);
         self.sex = patient.sex;
         self.medications(patient, vocab)?;
-        self.conditions(patient, vocab);
+        self.conditions(patient, vocab)?;
         self.labs(patient, vocab)
     }
 
@@ -289,13 +310,17 @@ impl PatientFacts {
         })
     }
 
-    fn conditions(&mut self, patient: &Patient<'_>, vocab: &Vocabulary) {
+    fn conditions(&mut self, patient: &Patient<'_>, vocab: &Vocabulary) -> Result<(), RecordError> {
         let n = vocab.condition_count();
         self.has.reset(n);
         self.had.reset(n);
         self.conditions_provided = patient.conditions.is_some();
-        for c in patient.conditions.iter().flatten() {
-            vocab.match_condition(c.system, &c.code, |id: ConditionId| {
+        for (i, c) in patient.conditions.iter().flatten().enumerate() {
+            condition_is_readable(i, c)?;
+            let Some((system, code)) = c.read_code() else {
+                continue;
+            };
+            vocab.match_condition(system, code, |id: ConditionId| {
                 if c.status.is_current() {
                     self.has.set(id);
                 }
@@ -304,6 +329,7 @@ impl PatientFacts {
                 }
             });
         }
+        Ok(())
     }
 
     fn labs(&mut self, patient: &Patient<'_>, vocab: &Vocabulary) -> Result<(), RecordError> {

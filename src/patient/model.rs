@@ -48,18 +48,21 @@ pub enum Sex {
     Unknown,
 }
 
-/// A coded condition.
+/// A condition: coded (ICD-10-CM, SNOMED CT, or a system the vocabulary does not read), or
+/// written as text only. One that the vocabulary cannot read is reported, never dropped.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConditionRecord<'a> {
     /// The entry's identifier (echoed in findings' facts).
     #[serde(default, borrow)]
     pub id: Option<Cow<'a, str>>,
-    /// The code.
-    #[serde(borrow)]
-    pub code: Cow<'a, str>,
-    /// The code system.
-    pub system: CodeSystem,
+    /// The code; absent for a condition written as text only.
+    #[serde(default, borrow)]
+    pub code: Option<Cow<'a, str>>,
+    /// The code system as written: `icd10`, `snomed`, or the name of another system (`icd9`,
+    /// a FHIR system URI, a local name). Required with a code.
+    #[serde(default, borrow)]
+    pub system: Option<Cow<'a, str>>,
     /// Clinical status (default active).
     #[serde(default)]
     pub status: ConditionStatus,
@@ -68,14 +71,76 @@ pub struct ConditionRecord<'a> {
     pub text: Option<Cow<'a, str>>,
 }
 
-/// Condition code systems.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+impl ConditionRecord<'_> {
+    /// The code system as the vocabulary reads it.
+    pub fn code_system(&self) -> CodeSystem {
+        self.system
+            .as_deref()
+            .map_or(CodeSystem::Other, CodeSystem::named)
+    }
+
+    /// The code with its system, when the vocabulary reads that system.
+    pub fn read_code(&self) -> Option<(CodeSystem, &str)> {
+        let code = self
+            .code
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())?;
+        match self.code_system() {
+            CodeSystem::Other => None,
+            system => Some((system, code)),
+        }
+    }
+
+    /// How a list names the entry: its code when the vocabulary reads its system, else the
+    /// system and code as written, else its text in quotes.
+    pub fn label(&self) -> String {
+        match (self.read_code(), self.code.as_deref(), self.text.as_deref()) {
+            (Some((_, code)), _, _) => code.to_string(),
+            (None, Some(code), _) => format!("{} {code}", self.system.as_deref().unwrap_or("?")),
+            (None, None, text) => format!("\"{}\"", text.unwrap_or_default()),
+        }
+    }
+}
+
+/// Condition code systems, as the vocabulary reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodeSystem {
     /// ICD-10-CM.
     Icd10,
     /// SNOMED CT.
     Snomed,
+    /// Any other system (ICD-9-CM, WHO ICD-10, a local code): not read by the vocabulary.
+    Other,
+}
+
+impl CodeSystem {
+    /// The system a record names: `icd10` (also `icd-10-cm`, `icd10cm` and the FHIR URI) or
+    /// `snomed` (also `sct`, `snomedct`, `snomed-ct` and the FHIR URI), in any case; anything
+    /// else is another system. WHO ICD-10 (`icd-10`) is not ICD-10-CM: its codes differ.
+    pub fn named(name: &str) -> CodeSystem {
+        const ICD10: [&str; 4] = [
+            "icd10",
+            "icd-10-cm",
+            "icd10cm",
+            crate::fhir::system::ICD10CM,
+        ];
+        const SNOMED: [&str; 5] = [
+            "snomed",
+            "sct",
+            "snomedct",
+            "snomed-ct",
+            crate::fhir::system::SNOMED,
+        ];
+        let name = name.trim();
+        if ICD10.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            CodeSystem::Icd10
+        } else if SNOMED.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            CodeSystem::Snomed
+        } else {
+            CodeSystem::Other
+        }
+    }
 }
 
 /// A condition's clinical status.
