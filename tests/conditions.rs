@@ -147,7 +147,15 @@ fn our_format_accepts_other_systems_and_text_and_reports_them() {
 
 #[test]
 fn system_names_are_read_whatever_their_spelling() {
-    for system in ["snomed", "SNOMED", "sct", "http://snomed.info/sct"] {
+    for system in [
+        "snomed",
+        "SNOMED",
+        "sct",
+        "http://snomed.info/sct",
+        "http://snomed.info/sct/",
+        "http://snomed.info/sct/731000124108",
+        "urn:oid:2.16.840.1.113883.6.96",
+    ] {
         let r = own(&record(
             json!([{ "code": "128613002", "system": system }]),
             tramadol(),
@@ -156,7 +164,12 @@ fn system_names_are_read_whatever_their_spelling() {
         assert!(fired(&r, "tramadol_in_seizure_disorder"), "{system}");
         assert!(r.unrecognized_conditions.is_empty(), "{system}");
     }
-    for system in ["icd10", "ICD-10-CM", "http://hl7.org/fhir/sid/icd-10-cm"] {
+    for system in [
+        "icd10",
+        "ICD-10-CM",
+        "http://hl7.org/fhir/sid/icd-10-cm",
+        "urn:oid:2.16.840.1.113883.6.90",
+    ] {
         let r = own(&record(
             json!([{ "code": "G40.909", "system": system }]),
             tramadol(),

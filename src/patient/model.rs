@@ -115,27 +115,35 @@ pub enum CodeSystem {
 }
 
 impl CodeSystem {
-    /// The system a record names: `icd10` (also `icd-10-cm`, `icd10cm` and the FHIR URI) or
-    /// `snomed` (also `sct`, `snomedct`, `snomed-ct` and the FHIR URI), in any case; anything
-    /// else is another system. WHO ICD-10 (`icd-10`) is not ICD-10-CM: its codes differ.
+    /// The system a record names: `icd10` (also `icd-10-cm`, `icd10cm`, the FHIR URI and its OID
+    /// `urn:oid:2.16.840.1.113883.6.90`) or `snomed` (also `sct`, `snomedct`, `snomed-ct`, the
+    /// FHIR URI, an edition URI under it, and the OID `urn:oid:2.16.840.1.113883.6.96`), in any
+    /// case and with a trailing `/`; anything else is another system. WHO ICD-10 (`icd-10`) is not
+    /// ICD-10-CM: its codes differ.
     pub fn named(name: &str) -> CodeSystem {
-        const ICD10: [&str; 4] = [
+        const ICD10: [&str; 5] = [
             "icd10",
             "icd-10-cm",
             "icd10cm",
             crate::fhir::system::ICD10CM,
+            "urn:oid:2.16.840.1.113883.6.90",
         ];
-        const SNOMED: [&str; 5] = [
+        const SNOMED: [&str; 6] = [
             "snomed",
             "sct",
             "snomedct",
             "snomed-ct",
             crate::fhir::system::SNOMED,
+            "urn:oid:2.16.840.1.113883.6.96",
         ];
-        let name = name.trim();
-        if ICD10.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+        let name = name.trim().trim_end_matches('/');
+        let is = |names: &[&str]| names.iter().any(|n| n.eq_ignore_ascii_case(name));
+        let snomed_edition = name
+            .get(..23)
+            .is_some_and(|p| p.eq_ignore_ascii_case("http://snomed.info/sct/"));
+        if is(&ICD10) {
             CodeSystem::Icd10
-        } else if SNOMED.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+        } else if is(&SNOMED) || snomed_edition {
             CodeSystem::Snomed
         } else {
             CodeSystem::Other
