@@ -225,6 +225,35 @@ fn an_unrecognized_condition_names_the_exceptions_it_could_trigger() {
 }
 
 #[test]
+fn an_exception_is_named_only_when_a_condition_could_make_it_hold() {
+    let with = |opioid: &str| {
+        own(&json!({ "id": "c3", "age": 45, "conditions": [
+                { "code": "304.00", "system": "icd9", "text": "Opioid type dependence" }
+            ], "labs": [], "medications": [
+                { "text": opioid, "dose": { "value": 60, "unit": "mg" }, "frequency": "daily", "route": "oral" },
+                { "text": "Lorazepam 0.5 mg tablet", "dose": { "value": 0.5, "unit": "mg" }, "frequency": "bid", "route": "oral" }
+            ] }))
+        .unwrap()
+    };
+    // With methadone, opioid use disorder would lower the finding: the ICD-9-CM code could.
+    let r = with("Methadone 10 mg tablet");
+    assert!(fired(&r, "opioid_with_benzodiazepine"));
+    assert!(
+        r.unrecognized_conditions[0]
+            .could_change
+            .contains(&"opioid_with_benzodiazepine".to_string())
+    );
+    // With oxycodone, no condition changes it.
+    let r = with("Oxycodone 5 mg tablet");
+    assert!(fired(&r, "opioid_with_benzodiazepine"));
+    assert!(
+        !r.unrecognized_conditions[0]
+            .could_change
+            .contains(&"opioid_with_benzodiazepine".to_string())
+    );
+}
+
+#[test]
 fn a_code_without_its_system_or_an_empty_condition_is_a_rejected_record() {
     let e = own(&record(json!([{ "code": "G40.909" }]), tramadol())).unwrap_err();
     assert!(e.to_string().contains("conditions[0].system"), "{e}");

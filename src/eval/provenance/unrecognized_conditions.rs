@@ -50,8 +50,8 @@ impl Cx<'_> {
 
     /// Rules a condition of any kind could change: one that did not fire but could, were some
     /// condition true (its `when` open once every condition predicate is unknown); one that
-    /// fired but has an exception (`unless`, `downgrade`) reading conditions that does not
-    /// already hold.
+    /// fired but has an exception (`unless`, `downgrade`) reading conditions that does not hold
+    /// now and could.
     fn rules_a_condition_could_change(&self, outcome: &impl Fn(RuleId) -> Outcome) -> Vec<String> {
         let nodes = &self.g.nodes;
         self.g
@@ -67,7 +67,7 @@ impl Cx<'_> {
                         .unless
                         .iter()
                         .chain(rule.downgrades.iter().map(|(_, n)| n))
-                        .any(|&n| reads_conditions(nodes, n) && self.plain(n).tri() != Tri::True),
+                        .any(|&n| self.a_condition_could_make_true(n)),
                     Outcome::Suppressed(_) | Outcome::Superseded(_) => false,
                     Outcome::Skipped | Outcome::NotFired | Outcome::DataGap => {
                         reads_conditions(nodes, rule.when)
@@ -77,6 +77,16 @@ impl Cx<'_> {
             })
             .map(|(r, _)| self.g.program.rules[r].name.clone())
             .collect()
+    }
+}
+
+impl Cx<'_> {
+    /// An exception that reads conditions, does not hold now, and would hold were some
+    /// condition true: the methadone exception with methadone taken, not without it.
+    fn a_condition_could_make_true(&self, n: NodeId) -> bool {
+        reads_conditions(&self.g.nodes, n)
+            && self.plain(n).tri() != Tri::True
+            && self.open_without(n, reads_conditions) != Tri::False
     }
 }
 
