@@ -2,8 +2,9 @@
 //! rayon, results written in input order. A line that cannot be read becomes a rejected record
 //! with its line number and reason; the rest goes on. A file that cannot be read at all (missing,
 //! a folder, no permission, failing midway) is one rejected record too, and the run goes on to
-//! the next. The summary reconciles: records read = evaluated + rejected, and lists the inputs
-//! that held no record and the record ids that repeat an earlier one.
+//! the next. The summary reconciles: records read = evaluated + skipped (patients not screened:
+//! deceased) + rejected, and lists the inputs that held no record and the record ids that repeat
+//! an earlier one.
 
 mod read;
 
@@ -41,6 +42,8 @@ pub struct Summary {
     pub records_read: usize,
     /// Records checked.
     pub evaluated: usize,
+    /// Records read but not screened (the patient is deceased).
+    pub skipped: usize,
     /// Records that could not be read.
     pub rejected: usize,
     /// Patients with at least one finding.
@@ -107,6 +110,10 @@ impl Summary {
             self.rejected += 1;
             return;
         };
+        if report.not_screened.is_some() {
+            self.skipped += 1;
+            return;
+        }
         self.evaluated += 1;
         self.patients_with_findings += usize::from(!report.findings.is_empty());
         for f in &report.findings {
@@ -136,6 +143,7 @@ impl Summary {
     pub fn merge(&mut self, other: &Summary) {
         self.records_read += other.records_read;
         self.evaluated += other.evaluated;
+        self.skipped += other.skipped;
         self.rejected += other.rejected;
         self.patients_with_findings += other.patients_with_findings;
         self.findings.contraindicated += other.findings.contraindicated;

@@ -119,6 +119,9 @@ impl Engine {
         patient: &Patient<'_>,
         as_of: Date,
     ) -> Result<PatientReport, RecordError> {
+        if let Some(why) = crate::patient::not_screened(patient, as_of)? {
+            return Ok(PatientReport::not_screened(&patient.id, as_of, why));
+        }
         scratch
             .facts
             .build(patient, &self.graph.vocabulary, as_of)?;
@@ -193,6 +196,8 @@ pub struct EngineBuilder {
     sources: Option<Vec<(String, String)>>,
     tests: bool,
     profile: Option<crate::profile::Profile>,
+    order_horizon_days: Option<u32>,
+    on_hold_days: Option<u32>,
 }
 
 impl EngineBuilder {
@@ -214,16 +219,33 @@ impl EngineBuilder {
         self
     }
 
+    /// Open orders older than this many days are history (0: no horizon); over the profile's
+    /// setting and the default ([`crate::patient::StatusPolicy`]). `None` keeps those.
+    pub fn order_horizon_days(mut self, days: Option<u32>) -> Self {
+        self.order_horizon_days = days;
+        self
+    }
+
+    /// Holds of at least this many days are interruptions for withdrawal rules; over the
+    /// profile's setting and the default. `None` keeps those.
+    pub fn on_hold_days(mut self, days: Option<u32>) -> Self {
+        self.on_hold_days = days;
+        self
+    }
+
     /// Compiles.
     pub fn build(self) -> Result<Engine, BuildError> {
         let sources = self.sources.unwrap_or_else(|| bundled_sources().collect());
         let (mut program, map) = Engine::checked(sources, self.tests).map_err(BuildError::Packs)?;
+        let mut status = crate::patient::StatusPolicy::default();
         if let Some(p) = &self.profile {
             p.apply(&mut program).map_err(BuildError::Profile)?;
+            status = p.status_policy(status);
         }
-        Ok(Engine {
-            graph: RuleGraph::compile(program, map),
-        })
+        status = crate::profile::with_settings(status, self.order_horizon_days, self.on_hold_days);
+        let mut graph = RuleGraph::compile(program, map);
+        graph.vocabulary.status = status;
+        Ok(Engine { graph })
     }
 }
 

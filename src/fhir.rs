@@ -1,4 +1,4 @@
-//! FHIR R4 in and out: a Bundle (Patient, MedicationRequest, MedicationStatement, Medication,
+//! FHIR R4, R4B and R5 in, and out: a Bundle (Patient, MedicationRequest, MedicationStatement, Medication,
 //! Condition, Observation) read into a patient record of our own format, and findings written as
 //! DetectedIssue resources or CDS Hooks cards.
 //!
@@ -10,7 +10,7 @@
 use crate::date::Date;
 use crate::ir::Severity;
 use crate::patient::{
-    CodeSystem, ConditionRecord, ConditionStatus, Dose, EntrySource, LabRecord, LabValue,
+    CodeSystem, ConditionRecord, ConditionStatus, Deceased, Dose, EntrySource, LabRecord, LabValue,
     MedicationRecord, MedicationStatus, Patient, Sex,
 };
 use crate::report::PatientReport;
@@ -18,6 +18,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::borrow::Cow;
 use std::collections::HashMap;
+
+mod outcome;
+mod version;
+
+pub use outcome::{gap_card, operation_outcome};
+pub use version::FhirVersion;
 
 /// Code systems as FHIR names them.
 pub mod system {
@@ -42,6 +48,9 @@ pub enum FhirError {
     /// JSON, but not a Bundle or a resource of the kinds read.
     #[error("{0}")]
     Shape(String),
+    /// A FHIR release that is not read (DSTU2, STU3, R6), or releases mixed in one input.
+    #[error("{0}")]
+    Version(String),
 }
 
 #[derive(Deserialize, Default, Clone, Debug)]
@@ -137,13 +146,47 @@ struct Dosage {
     dose_and_rate: Vec<DoseAndRate>,
 }
 
+/// R5's CodeableReference: a concept, a reference, or both.
+#[derive(Deserialize, Default, Clone, Debug)]
+#[serde(rename_all = "camelCase", default)]
+struct CodeableReference {
+    concept: Option<CodeableConcept>,
+    reference: Option<Reference>,
+}
+
+#[derive(Deserialize, Default, Clone, Debug)]
+#[serde(rename_all = "camelCase", default)]
+struct Extension {
+    url: Option<String>,
+    value_date_time: Option<String>,
+}
+
+/// R5 MedicationStatement.adherence.
+#[derive(Deserialize, Default, Clone, Debug)]
+#[serde(rename_all = "camelCase", default)]
+struct Adherence {
+    code: Option<CodeableConcept>,
+}
+
+/// R5's MedicationRequest.statusChanged, carried in R4 by the cross-version extension.
+const STATUS_CHANGED_EXTENSION: &str =
+    "http://hl7.org/fhir/5.0/StructureDefinition/extension-MedicationRequest.statusChanged";
+
 #[derive(Deserialize, Default, Clone, Debug)]
 #[serde(rename_all = "camelCase", default)]
 struct MedicationUse {
     id: Option<String>,
     status: Option<String>,
+    // R4, R4B
     medication_codeable_concept: Option<CodeableConcept>,
     medication_reference: Option<Reference>,
+    // R5
+    medication: Option<CodeableReference>,
+    status_changed: Option<String>,
+    adherence: Option<Adherence>,
+    extension: Vec<Extension>,
+    // MedicationRequest
+    intent: Option<String>,
     // MedicationRequest
     dosage_instruction: Vec<Dosage>,
     authored_on: Option<String>,
@@ -167,6 +210,8 @@ struct FhirPatient {
     id: Option<String>,
     birth_date: Option<String>,
     gender: Option<String>,
+    deceased_boolean: Option<bool>,
+    deceased_date_time: Option<String>,
 }
 
 #[derive(Deserialize, Default, Clone, Debug)]
@@ -207,6 +252,8 @@ pub struct Sections {
 #[derive(Debug, Default, Clone)]
 pub struct Resources {
     list: Vec<Value>,
+    /// Bundles' own elements (their `meta`, `fhirVersion`), for the release they declare.
+    bundles: Vec<Value>,
 }
 
 impl Resources {
@@ -227,6 +274,13 @@ impl Resources {
     pub fn add(&mut self, v: Value) -> Result<(), FhirError> {
         match v.get("resourceType").and_then(Value::as_str) {
             Some("Bundle") => {
+                let mut head = serde_json::Map::new();
+                for key in ["resourceType", "meta", "fhirVersion"] {
+                    if let Some(x) = v.get(key) {
+                        head.insert(key.into(), x.clone());
+                    }
+                }
+                self.bundles.push(Value::Object(head));
                 for entry in v
                     .get("entry")
                     .and_then(Value::as_array)
@@ -270,17 +324,31 @@ impl Resources {
         }
     }
 
+    /// The FHIR release these resources are written in, or why they cannot be read.
+    pub fn version(&self) -> Result<FhirVersion, FhirError> {
+        version::detect(&self.bundles, &self.list)
+    }
+
     /// The patient record these resources describe, in our own format.
     pub fn patient(&self, sections: Sections) -> Result<Patient<'static>, FhirError> {
+        let release = self.version()?;
         let fhir_patient: FhirPatient = match self.of("Patient").next() {
             Some(p) => typed(p, "Patient")?,
             None => FhirPatient::default(),
         };
-        let medications_by_id: HashMap<String, Medication> = self
+        // Medications by id; several resources may share one id, and none hides another.
+        let mut medications_by_id: HashMap<String, Vec<Medication>> = HashMap::new();
+        for m in self
             .of("Medication")
             .filter_map(|m| serde_json::from_value::<Medication>(m.clone()).ok())
-            .filter_map(|m| Some((format!("Medication/{}", m.id.clone()?), m)))
-            .collect();
+        {
+            if let Some(id) = m.id.clone() {
+                medications_by_id
+                    .entry(format!("Medication/{id}"))
+                    .or_default()
+                    .push(m);
+            }
+        }
         let mut meds = Vec::new();
         for (kind, source) in [
             ("MedicationRequest", EntrySource::Request),
@@ -288,7 +356,7 @@ impl Resources {
         ] {
             for v in self.of(kind) {
                 let m: MedicationUse = typed(v, kind)?;
-                meds.push(medication(&m, kind, source, &medications_by_id));
+                meds.push(medication(&m, kind, source, &medications_by_id, release));
             }
         }
         let mut conditions = Vec::new();
@@ -360,6 +428,11 @@ impl Resources {
             conditions: sections.conditions.then_some(conditions),
             labs: sections.labs.then_some(labs),
             medications: sections.medications.then_some(meds),
+            deceased: match (fhir_patient.deceased_date_time, fhir_patient.deceased_boolean) {
+                (Some(when), _) => Some(Deceased::Day(Cow::Owned(day(&when)))),
+                (None, Some(flag)) => Some(Deceased::Flag(flag)),
+                (None, None) => None,
+            },
         })
     }
 }
@@ -389,39 +462,16 @@ fn medication(
     m: &MedicationUse,
     kind: &str,
     source: EntrySource,
-    bundled: &HashMap<String, Medication>,
+    bundled: &HashMap<String, Vec<Medication>>,
+    release: FhirVersion,
 ) -> MedicationRecord<'static> {
     let id = format!("{kind}/{}", m.id.as_deref().unwrap_or("?"));
-    // The drug: a code in the resource, a contained Medication, or one in the Bundle.
-    let concept = m.medication_codeable_concept.clone().or_else(|| {
-        let r = m.medication_reference.as_ref()?.reference.as_deref()?;
-        if let Some(local) = r.strip_prefix('#') {
-            m.contained
-                .iter()
-                .filter_map(|c| serde_json::from_value::<Medication>(c.clone()).ok())
-                .find(|c| c.id.as_deref() == Some(local))
-                .and_then(|c| c.code)
-        } else {
-            let key = r.rsplit('/').take(2).collect::<Vec<_>>();
-            let key = format!("Medication/{}", key.first().copied().unwrap_or(""));
-            bundled.get(&key).and_then(|c| c.code.clone())
-        }
-    });
-    let concept = concept.unwrap_or_default();
+    let concept = drug(m, bundled, release).unwrap_or_default();
     let text = concept
         .words()
         .map(str::to_string)
         .unwrap_or_else(|| format!("{id} without a medication"));
-    let status = match (kind, m.status.as_deref().unwrap_or("active")) {
-        (_, "on-hold") => MedicationStatus::OnHold,
-        (_, "draft") => MedicationStatus::Draft,
-        (_, "stopped") => MedicationStatus::Stopped,
-        (_, "completed") => MedicationStatus::Completed,
-        (_, "cancelled") => MedicationStatus::Cancelled,
-        (_, "entered-in-error") => MedicationStatus::EnteredInError,
-        (_, "not-taken" | "intended") => MedicationStatus::NotTaken,
-        _ => MedicationStatus::Active,
-    };
+    let status = medication_status(m, kind, release);
     let dosage = if kind == "MedicationRequest" {
         m.dosage_instruction.first()
     } else {
@@ -441,6 +491,12 @@ fn medication(
             None => (m.effective_date_time.clone(), None),
         },
     };
+    let status_changed = m.status_changed.clone().or_else(|| {
+        m.extension
+            .iter()
+            .find(|e| e.url.as_deref() == Some(STATUS_CHANGED_EXTENSION))
+            .and_then(|e| e.value_date_time.clone())
+    });
     let (dose, frequency) = dosage.map(dose_and_frequency).unwrap_or((None, None));
     MedicationRecord {
         id: Some(Cow::Owned(id)),
@@ -457,9 +513,111 @@ fn medication(
             .and_then(route)
             .map(|r| Cow::Owned(r.to_string())),
         status,
+        status_changed: status_changed.map(|s| Cow::Owned(day(&s))),
         start: start.map(|s| Cow::Owned(day(&s))),
         end: end.map(|s| Cow::Owned(day(&s))),
         source: Some(source),
+    }
+}
+
+/// The drug of a request or statement: a code in the resource, a contained Medication, or one
+/// in the Bundle. R4 writes `medicationCodeableConcept` / `medicationReference`, R5 one
+/// CodeableReference `medication` (`concept` / `reference`).
+fn drug(
+    m: &MedicationUse,
+    bundled: &HashMap<String, Vec<Medication>>,
+    release: FhirVersion,
+) -> Option<CodeableConcept> {
+    let (concept, reference) = if release.is_r5() {
+        let cr = m.medication.as_ref();
+        (
+            cr.and_then(|c| c.concept.clone()),
+            cr.and_then(|c| c.reference.as_ref()),
+        )
+    } else {
+        (
+            m.medication_codeable_concept.clone(),
+            m.medication_reference.as_ref(),
+        )
+    };
+    concept.or_else(|| {
+        let r = reference?.reference.as_deref()?;
+        if let Some(local) = r.strip_prefix('#') {
+            m.contained
+                .iter()
+                .filter_map(|c| serde_json::from_value::<Medication>(c.clone()).ok())
+                .find(|c| c.id.as_deref() == Some(local))
+                .and_then(|c| c.code)
+        } else {
+            let key = r.rsplit('/').next().unwrap_or("");
+            shared(bundled.get(&format!("Medication/{key}"))?)
+        }
+    })
+}
+
+/// The code of the Medication a reference names. Several Medication resources sharing that id
+/// are all read: their names joined, so that every drug among them is identified (or the entry
+/// reported), never only the first.
+fn shared(candidates: &[Medication]) -> Option<CodeableConcept> {
+    let codes: Vec<&CodeableConcept> = candidates.iter().filter_map(|c| c.code.as_ref()).collect();
+    let first = *codes.first()?;
+    let mut words: Vec<&str> = Vec::new();
+    for c in &codes {
+        let w = c.words().unwrap_or("?");
+        if !words.contains(&w) {
+            words.push(w);
+        }
+    }
+    if words.len() == 1 {
+        return Some(first.clone());
+    }
+    Some(CodeableConcept {
+        coding: Vec::new(),
+        text: Some(words.join(" / ")),
+    })
+}
+
+/// Our status from a request's `status` and `intent`, or a statement's `status` (and R5's
+/// `adherence`). See the table in `docs/patients.md`.
+fn medication_status(m: &MedicationUse, kind: &str, release: FhirVersion) -> MedicationStatus {
+    let status = m.status.as_deref().unwrap_or("active");
+    if kind == "MedicationRequest"
+        && matches!(m.intent.as_deref(), Some("proposal" | "plan" | "option"))
+        && !matches!(status, "entered-in-error" | "cancelled")
+    {
+        return MedicationStatus::Proposed;
+    }
+    if kind == "MedicationStatement" && release.is_r5() && status != "entered-in-error" {
+        return adherence_status(m);
+    }
+    match status {
+        "on-hold" => MedicationStatus::OnHold,
+        "draft" => MedicationStatus::Draft,
+        "stopped" => MedicationStatus::Stopped,
+        // R5 requests: `ended`, the parent of stopped, completed and cancelled.
+        "completed" | "ended" => MedicationStatus::Completed,
+        "cancelled" => MedicationStatus::Cancelled,
+        "entered-in-error" => MedicationStatus::EnteredInError,
+        "not-taken" | "intended" => MedicationStatus::NotTaken,
+        _ => MedicationStatus::Active,
+    }
+}
+
+/// An R5 statement's status says only whether the record is finished (`recorded`, `draft`);
+/// whether the drug is taken is its `adherence` (codes of
+/// http://hl7.org/fhir/CodeSystem/medication-statement-adherence). With no adherence the
+/// statement's dates decide, as for an R4 statement of status `unknown`.
+fn adherence_status(m: &MedicationUse) -> MedicationStatus {
+    let code = m
+        .adherence
+        .as_ref()
+        .and_then(|a| a.code.as_ref())
+        .and_then(CodeableConcept::first_code);
+    match code {
+        Some(c) if c.starts_with("on-hold") => MedicationStatus::OnHold,
+        Some(c) if c.starts_with("stopped") => MedicationStatus::Stopped,
+        Some("not-taking") => MedicationStatus::NotTaken,
+        _ => MedicationStatus::Active,
     }
 }
 

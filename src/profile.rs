@@ -10,9 +10,14 @@
 //!
 //! [rules.opioid_with_other_cns_depressant]
 //! severity = "major"
+//!
+//! [status]
+//! order_horizon_days = 180   # open orders older than this are history (0: no horizon)
+//! on_hold_days = 3           # a hold this long is an interruption for withdrawal rules
 //! ```
 
 use crate::ir::{Program, Severity};
+use crate::patient::StatusPolicy;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -29,6 +34,9 @@ pub struct Profile {
     /// Settings by rule name.
     #[serde(default)]
     pub rules: BTreeMap<String, RuleSetting>,
+    /// How statuses are read over time.
+    #[serde(default)]
+    pub status: StatusSettings,
     #[serde(skip)]
     hash: String,
 }
@@ -43,6 +51,34 @@ pub struct RuleSetting {
     /// A new severity: contraindicated, major, moderate or minor.
     #[serde(default)]
     pub severity: Option<String>,
+}
+
+/// A site's reading of statuses over time ([`StatusPolicy`]); what is not given keeps its
+/// default.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusSettings {
+    /// Open orders (active, no end) older than this many days are history; 0: no horizon.
+    #[serde(default)]
+    pub order_horizon_days: Option<u32>,
+    /// A hold of at least this many days is an interruption for withdrawal rules.
+    #[serde(default)]
+    pub on_hold_days: Option<u32>,
+}
+
+/// `policy` with the settings given (a horizon of 0 days is no horizon).
+pub fn with_settings(
+    mut policy: StatusPolicy,
+    order_horizon_days: Option<u32>,
+    on_hold_days: Option<u32>,
+) -> StatusPolicy {
+    if let Some(days) = order_horizon_days {
+        policy.order_horizon_days = (days > 0).then_some(days);
+    }
+    if let Some(days) = on_hold_days {
+        policy.on_hold_days = days;
+    }
+    policy
 }
 
 /// The profile a finding was produced under.
@@ -78,6 +114,15 @@ impl Profile {
             version: self.version.clone(),
             hash: self.hash.clone(),
         }
+    }
+
+    /// The status policy of this profile over `base`.
+    pub fn status_policy(&self, base: StatusPolicy) -> StatusPolicy {
+        with_settings(
+            base,
+            self.status.order_horizon_days,
+            self.status.on_hold_days,
+        )
     }
 
     /// Applies the settings to a checked program; every rule named must exist.

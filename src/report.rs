@@ -12,6 +12,10 @@ pub struct PatientReport {
     pub patient: String,
     /// The evaluation date.
     pub as_of: Date,
+    /// Why the patient was not screened (deceased on or before `as_of`): no rule was evaluated,
+    /// and the batch counts the record as skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_screened: Option<crate::patient::NotScreened>,
     /// Findings, most severe first.
     pub findings: Vec<Finding>,
     /// Rules that could not be decided, with why.
@@ -82,6 +86,10 @@ pub struct EntryRef {
     pub id: String,
     /// As written.
     pub text: String,
+    /// Its position in its list of the record (medications, conditions; 1-based): entries that
+    /// share an id stay distinct.
+    #[serde(skip)]
+    pub position: usize,
 }
 
 /// A fact a rule compared.
@@ -168,6 +176,21 @@ pub struct Superseded {
 }
 
 impl PatientReport {
+    /// The report of a patient who is not screened.
+    pub fn not_screened(patient: &str, as_of: Date, why: crate::patient::NotScreened) -> Self {
+        PatientReport {
+            patient: patient.to_string(),
+            as_of,
+            not_screened: Some(why),
+            findings: Vec::new(),
+            data_gaps: Vec::new(),
+            unrecognized: Vec::new(),
+            unrecognized_conditions: Vec::new(),
+            notes: Vec::new(),
+            superseded: Vec::new(),
+        }
+    }
+
     /// The most severe finding's severity.
     pub fn worst(&self) -> Option<Severity> {
         self.findings.iter().map(|f| f.severity).min()

@@ -16,7 +16,7 @@ use crate::units::{self, Dimension};
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-const STATUSES: [(&str, MedicationStatus); 8] = [
+const STATUSES: [(&str, MedicationStatus); 9] = [
     ("active", MedicationStatus::Active),
     ("on-hold", MedicationStatus::OnHold),
     ("draft", MedicationStatus::Draft),
@@ -25,6 +25,7 @@ const STATUSES: [(&str, MedicationStatus); 8] = [
     ("cancelled", MedicationStatus::Cancelled),
     ("entered-in-error", MedicationStatus::EnteredInError),
     ("not-taken", MedicationStatus::NotTaken),
+    ("proposed", MedicationStatus::Proposed),
 ];
 
 const CONDITION_STATUSES: [(&str, ConditionStatus); 8] = [
@@ -226,6 +227,7 @@ impl Checker<'_> {
             conditions: Some(Vec::new()),
             labs: Some(Vec::new()),
             medications: Some(Vec::new()),
+            deceased: None,
         };
         let mut unknown: Vec<&Ident> = Vec::new();
         // A mistake already reported elsewhere (an unknown lab name).
@@ -429,6 +431,7 @@ fn medication(text: &Str, attrs: &[MedAttr]) -> Result<MedicationRecord<'static>
         prn: false,
         route: None,
         status: MedicationStatus::Active,
+        status_changed: None,
         start: None,
         end: None,
         source: None,

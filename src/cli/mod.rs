@@ -180,6 +180,14 @@ struct CheckArgs {
     /// A site profile (TOML) that disables or re-grades rules for one hospital.
     #[arg(long)]
     profile: Option<PathBuf>,
+    /// An active order with no end that started more than this many days before the
+    /// evaluation date is history (default 365, or the profile's; 0: no horizon).
+    #[arg(long)]
+    order_horizon_days: Option<u32>,
+    /// An on-hold entry held at least this many days is an interruption for withdrawal rules
+    /// (default 2, or the profile's).
+    #[arg(long)]
+    on_hold_days: Option<u32>,
     /// Exit with 1 when a finding reaches this severity.
     #[arg(long, value_enum)]
     fail_on: Option<SeverityArg>,
@@ -737,23 +745,24 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
 }
 
 fn check(args: CheckArgs) -> Result<ExitCode, String> {
-    let engine = match &args.profile {
-        None => load(&args.rules)?,
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let profile = rxguard::profile::Profile::parse(&text)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            Engine::builder()
-                .packs(pack_sources(&args.rules)?)
-                .profile(profile)
-                .build()
-                .map_err(|e| match e {
-                    rxguard::engine::BuildError::Packs(d) => failed(d),
-                    rxguard::engine::BuildError::Profile(e) => format!("{}: {e}", path.display()),
-                })?
+    let mut builder = Engine::builder()
+        .packs(pack_sources(&args.rules)?)
+        .order_horizon_days(args.order_horizon_days)
+        .on_hold_days(args.on_hold_days);
+    let profile_path = args.profile.as_ref().map(|p| p.display().to_string());
+    if let Some(path) = &args.profile {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let profile = rxguard::profile::Profile::parse(&text)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        builder = builder.profile(profile);
+    }
+    let engine = builder.build().map_err(|e| match e {
+        rxguard::engine::BuildError::Packs(d) => failed(d),
+        rxguard::engine::BuildError::Profile(e) => {
+            format!("{}: {e}", profile_path.unwrap_or_default())
         }
-    };
+    })?;
     let as_of = args.as_of.unwrap_or_else(Date::today);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.unwrap_or(0))
@@ -870,8 +879,15 @@ fn render_record(format: Format, style: text::Style, o: &RecordOutcome) -> Strin
         Format::Text => text::record(o, style),
         Format::Fhir | Format::CdsHooks => {
             let value = match &o.result {
-                Ok(report) if format == Format::Fhir => rxguard::fhir::detected_issues(report),
-                Ok(report) => rxguard::fhir::cards(report, None),
+                Ok(report) if format == Format::Fhir => fhir_record(report),
+                Ok(report) => cds_hooks_record(report),
+                Err(e) if format == Format::CdsHooks => serde_json::json!({
+                    "patient": null,
+                    "input": o.input,
+                    "line": o.line,
+                    "error": e.to_string(),
+                    "cards": [],
+                }),
                 Err(e) => serde_json::json!({
                     "resourceType": "OperationOutcome",
                     "issue": [{
@@ -899,6 +915,30 @@ fn render_record(format: Format, style: text::Style, o: &RecordOutcome) -> Strin
             s
         }
     }
+}
+
+/// A patient's DetectedIssues and, in the same collection, the OperationOutcome of what could
+/// not be checked.
+fn fhir_record(report: &rxguard::report::PatientReport) -> serde_json::Value {
+    let mut bundle = rxguard::fhir::detected_issues(report);
+    let outcome = rxguard::fhir::operation_outcome(report);
+    let url = format!("urn:uuid:{}", outcome["id"].as_str().unwrap_or_default());
+    if let Some(entries) = bundle["entry"].as_array_mut() {
+        entries.push(serde_json::json!({"fullUrl": url, "resource": outcome}));
+    }
+    bundle
+}
+
+/// A patient's cards, with the info card of what could not be checked, naming the patient.
+fn cds_hooks_record(report: &rxguard::report::PatientReport) -> serde_json::Value {
+    let mut answer = rxguard::fhir::cards(report, None);
+    if let Some(card) = rxguard::fhir::gap_card(report, Vec::new(), None)
+        && let Some(cards) = answer["cards"].as_array_mut()
+    {
+        cards.push(card);
+    }
+    answer["patient"] = serde_json::Value::String(report.patient.clone());
+    answer
 }
 
 /// One record in JSON output: its report, or the reason it was rejected.

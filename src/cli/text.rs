@@ -82,6 +82,11 @@ fn patient(r: &PatientReport, o: &RecordOutcome, style: Style) -> String {
         o.input,
         o.line
     );
+    if let Some(skip) = &r.not_screened {
+        let when = skip.date.map(|d| format!(" ({d})")).unwrap_or_default();
+        let _ = writeln!(out, "  not screened: the patient is {}{when}\n", skip.reason);
+        return out;
+    }
     if r.findings.is_empty()
         && r.data_gaps.is_empty()
         && r.unrecognized.is_empty()
@@ -227,8 +232,8 @@ fn fact(f: &Fact) -> String {
 pub fn summary(s: &Summary, style: Style) -> String {
     let c = &s.findings;
     let line1 = format!(
-        "Summary: {} records read = {} evaluated + {} rejected",
-        s.records_read, s.evaluated, s.rejected
+        "Summary: {} records read = {} evaluated + {} skipped + {} rejected",
+        s.records_read, s.evaluated, s.skipped, s.rejected
     );
     let line2 = format!(
         "{} findings ({} contraindicated, {} major, {} moderate, {} minor) in {} patients; {} data gaps; {} unrecognized medications",

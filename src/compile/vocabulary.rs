@@ -12,6 +12,8 @@ pub struct Vocabulary {
     pub index: MedIndex,
     /// Per ingredient: the bits of the ingredient itself and of every class containing it.
     pub drug_bits: Vec<Bits>,
+    /// How statuses are read over time (open orders' horizon, holds).
+    pub status: crate::patient::StatusPolicy,
     drugs: usize,
     classes: usize,
     conditions: usize,
@@ -56,6 +58,7 @@ impl Vocabulary {
                 .for_each(|code| loinc.entry(code.clone()).or_default().push(id));
         }
         Vocabulary {
+            status: crate::patient::StatusPolicy::default(),
             index: MedIndex::build(program),
             drug_bits,
             drugs,

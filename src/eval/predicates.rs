@@ -188,22 +188,34 @@ fn route_is(f: &PatientFacts, d: DrugId, r: Route) -> Tri {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Undecided;
 
-/// The day the last entry of `d` by `r` ended, when every such entry has ended.
+/// The day the last entry of `d` by `r` ended, when every such entry has ended. An entry on
+/// hold for at least the site's on-hold limit ended, for withdrawal, the day it was held; one
+/// held since a day the record does not give leaves the stop undecided.
 pub fn stop_date(f: &PatientFacts, d: DrugId, r: Route) -> Result<Option<Date>, Undecided> {
     let mut last = None;
+    let mut undecided = false;
     for m in entries_of(f, d).filter(|m| m.state != EntryState::Future) {
         match m.route {
             Some(route) if route != r => continue,
             None => return Err(Undecided),
             _ => {}
         }
-        if m.state == EntryState::Taking {
-            return Ok(None);
+        match ended_on(m) {
+            Some(end) => last = last.max(Some(end)),
+            None if m.state == EntryState::Taking && !m.hold_undated => return Ok(None),
+            None => undecided = true,
         }
-        let end = m.end.ok_or(Undecided)?;
-        last = last.max(Some(end));
     }
-    Ok(last)
+    if undecided { Err(Undecided) } else { Ok(last) }
+}
+
+/// The day an entry ended: the end of a past entry, or the day an interrupted hold began.
+pub fn ended_on(m: &MedFact) -> Option<Date> {
+    match m.state {
+        EntryState::History => m.end,
+        EntryState::Taking => m.interrupted,
+        EntryState::Future | EntryState::Invisible => None,
+    }
 }
 
 fn stopped(f: &PatientFacts, d: DrugId, r: Route, window: i64) -> Tri {
@@ -216,12 +228,9 @@ fn stopped(f: &PatientFacts, d: DrugId, r: Route, window: i64) -> Tri {
 
 /// The entry by route `r` that ended last, and the one that ended before it.
 pub fn last_two(f: &PatientFacts, d: DrugId, r: Route) -> (Option<&MedFact>, Option<&MedFact>) {
-    let ended = || {
-        entries_of(f, d).filter(move |m| {
-            m.route == Some(r) && m.state == EntryState::History && m.end.is_some()
-        })
-    };
-    let key = |m: &&MedFact| (m.end, m.start, m.entry);
+    let ended =
+        || entries_of(f, d).filter(move |m| m.route == Some(r) && ended_on(m).is_some());
+    let key = |m: &&MedFact| (ended_on(m), m.start, m.entry);
     let last = ended().max_by_key(key);
     let before = last.and_then(|l| {
         ended()
@@ -294,7 +303,7 @@ fn tapered(f: &PatientFacts, d: DrugId, r: Route) -> Tri {
     let (Some(last), Some(before)) = last_two(f, d, r) else {
         return Tri::False;
     };
-    let (Some(start), Some(before_end)) = (last.start, before.end) else {
+    let (Some(start), Some(before_end)) = (last.start, ended_on(before)) else {
         return Tri::Unknown;
     };
     if before_end < start.add_days(-1) {

@@ -2,6 +2,8 @@
 //! data gaps, unrecognized entries, and what could not be read. Runs once per patient, after the
 //! hot path, and only walks the rules that fired or ended in a gap.
 
+mod status;
+
 use super::{Memo, Outcome, Scratch, predicates, value};
 use crate::compile::{Node, NodeId, RuleGraph};
 use crate::ir::{Derivation, Piece, RuleId, SetRef, Template, Type};
@@ -31,6 +33,7 @@ pub fn report(g: &RuleGraph, scratch: &mut Scratch, patient: &Patient<'_>) -> Pa
     let mut report = PatientReport {
         patient: patient.id.to_string(),
         as_of: facts.as_of,
+        not_screened: None,
         findings: Vec::new(),
         data_gaps: Vec::new(),
         unrecognized: Vec::new(),
@@ -97,6 +100,7 @@ impl Cx<'_> {
                 .and_then(|r| r.id.as_deref())
                 .map_or_else(|| format!("#{}", m.entry + 1), str::to_string),
             text: record.map(|r| r.text.to_string()).unwrap_or_default(),
+            position: m.entry + 1,
         }
     }
 
@@ -284,7 +288,7 @@ impl Cx<'_> {
                     for date in [then, self.f.as_of] {
                         for m in predicates::dose_entries(self.f, d, r, date) {
                             let e = self.entry(m);
-                            if !entries.iter().any(|x| x.id == e.id) {
+                            if !entries.contains(&e) {
                                 entries.push(e);
                             }
                         }
@@ -322,7 +326,7 @@ impl Cx<'_> {
             }
             Node::Stopped(d, r, _) if v.tri() == Tri::True => {
                 let ended: Vec<EntryRef> = predicates::entries_of(self.f, d)
-                    .filter(|m| m.route == Some(r) && m.state == EntryState::History)
+                    .filter(|m| m.route == Some(r) && predicates::ended_on(m).is_some())
                     .map(|m| self.entry(m))
                     .collect();
                 if let Ok(Some(end)) = predicates::stop_date(self.f, d, r) {
@@ -561,6 +565,18 @@ impl Cx<'_> {
                     .collect();
                 format!("the route of {} is not given", unclear.join(", "))
             }
+            Node::Stopped(d, ..) | Node::Tapered(d, _)
+                if predicates::entries_of(f, d).any(|m| m.hold_undated) =>
+            {
+                let held: Vec<String> = predicates::entries_of(f, d)
+                    .filter(|m| m.hold_undated)
+                    .map(|m| format!("'{}'", self.entry(m).text))
+                    .collect();
+                format!(
+                    "{} is on hold since a day the record does not give, so whether it was interrupted long enough to count as stopped is unknown",
+                    held.join(", ")
+                )
+            }
             Node::Stopped(d, ..) | Node::Tapered(d, _) => {
                 let unclear: Vec<String> = predicates::entries_of(f, d)
                     .filter(|m| {
@@ -634,11 +650,13 @@ impl Cx<'_> {
     fn render_hole(&self, memo: &mut Memo, n: NodeId, ty: Type) -> String {
         let node = &self.g.nodes[n as usize];
         if let Node::Drugs(s) = *node {
-            let names: Vec<String> = self
-                .entries_in(s, |m| m.state == EntryState::Taking)
-                .into_iter()
-                .map(|e| e.text)
-                .collect();
+            // A drug renewed many times is named once.
+            let mut names: Vec<String> = Vec::new();
+            for e in self.entries_in(s, |m| m.state == EntryState::Taking) {
+                if !names.iter().any(|n| n.eq_ignore_ascii_case(&e.text)) {
+                    names.push(e.text);
+                }
+            }
             return if names.is_empty() {
                 "none".into()
             } else {
@@ -791,6 +809,7 @@ impl Cx<'_> {
                 });
             }
         }
+        self.status_notes(&mut notes);
         notes
     }
 }

@@ -78,6 +78,66 @@ pub enum EntryState {
     Invisible,
 }
 
+/// How a site reads medication statuses over time: when an open order stops counting, and when a
+/// hold becomes an interruption. Set by a site profile or the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatusPolicy {
+    /// An active order (a request) with no end whose start is more than this many days before
+    /// `as_of` is history: no prescription stays valid that long. `None`: no horizon.
+    pub order_horizon_days: Option<u32>,
+    /// An on-hold entry held at least this many days counts as an interruption for withdrawal
+    /// rules (`stopped`, `tapered`); it stays taking for interactions.
+    pub on_hold_days: u32,
+}
+
+impl StatusPolicy {
+    /// The default horizon: 365 days (see `docs/patients.md`, "Old open orders": one year is
+    /// the longest validity US state law and UK practice give a non-controlled prescription).
+    pub const DEFAULT_ORDER_HORIZON_DAYS: u32 = 365;
+    /// The default on-hold limit: 2 days (a judgement: withdrawal from baclofen and short-acting
+    /// benzodiazepines begins within one to three days of the last dose).
+    pub const DEFAULT_ON_HOLD_DAYS: u32 = 2;
+}
+
+impl Default for StatusPolicy {
+    fn default() -> StatusPolicy {
+        StatusPolicy {
+            order_horizon_days: Some(StatusPolicy::DEFAULT_ORDER_HORIZON_DAYS),
+            on_hold_days: StatusPolicy::DEFAULT_ON_HOLD_DAYS,
+        }
+    }
+}
+
+/// Why a patient is not screened.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct NotScreened {
+    /// `deceased`.
+    pub reason: &'static str,
+    /// The day, when the record gives it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date: Option<Date>,
+}
+
+/// Whether the patient is deceased on or before `as_of`: such a patient is not screened. A day
+/// of death after `as_of` means alive then.
+pub fn not_screened(
+    patient: &Patient<'_>,
+    as_of: Date,
+) -> Result<Option<NotScreened>, RecordError> {
+    let deceased = |date| NotScreened {
+        reason: "deceased",
+        date,
+    };
+    match &patient.deceased {
+        None | Some(Deceased::Flag(false)) => Ok(None),
+        Some(Deceased::Flag(true)) => Ok(Some(deceased(None))),
+        Some(Deceased::Day(day)) => {
+            let date = parse_date(day.get(..10).unwrap_or(day), || "deceased".into())?;
+            Ok((date <= as_of).then(|| deceased(Some(date))))
+        }
+    }
+}
+
 /// One medication entry, resolved.
 #[derive(Clone, Debug)]
 pub struct MedFact {
@@ -91,6 +151,15 @@ pub struct MedFact {
     pub state: EntryState,
     /// A draft order (being ordered now).
     pub draft: bool,
+    /// On hold (taking for interactions).
+    pub on_hold: bool,
+    /// The day an on-hold entry was put on hold, when held at least the site's on-hold limit:
+    /// for withdrawal rules the drug stopped that day.
+    pub interrupted: Option<Date>,
+    /// On hold since a day the record does not give: whether it is an interruption is unknown.
+    pub hold_undated: bool,
+    /// An active order with no end older than the site's horizon, read as history.
+    pub beyond_horizon: bool,
     /// First day.
     pub start: Option<Date>,
     /// Last day.
@@ -123,6 +192,9 @@ pub struct LabFact {
     pub entry: usize,
     /// Computed by the lab's derivation rather than reported.
     pub derived: bool,
+    /// The unit as written (`mL/min`, or none) was not the lab's, and was read as the lab's
+    /// because its LOINC code defines the unit (eGFR per 1.73 m2).
+    pub unit_assumed: bool,
 }
 
 /// Why a lab value cannot be read.
@@ -289,16 +361,35 @@ impl PatientFacts {
             &mut self.med_drugs,
         );
         let ingredients = self.med_drugs.len() - first;
+        let status_changed = m
+            .status_changed
+            .as_deref()
+            .map(|s| parse_date(s, || format!("medications[{i}].status_changed")))
+            .transpose()?;
         let written_route = m.route.as_deref().map(Route::from_record);
         let route = written_route.flatten().or(res.implied_route);
         let by = res.by;
         let daily = dose::daily_dose(m.dose.as_ref(), m.frequency.as_deref(), ingredients);
+        let policy = &vocab.status;
+        let mut state = state(m.status, start, end, self.as_of);
+        let beyond_horizon = state == EntryState::Taking
+            && beyond_horizon(m, start, end, self.as_of, policy.order_horizon_days);
+        if beyond_horizon {
+            state = EntryState::History;
+        }
+        let on_hold = m.status == MedicationStatus::OnHold && state == EntryState::Taking;
+        let limit = i64::from(policy.on_hold_days);
         Ok(MedFact {
             entry: i,
             drugs: first..self.med_drugs.len(),
             route,
-            state: state(m.status, start, end, self.as_of),
+            state,
             draft: m.status == MedicationStatus::Draft,
+            on_hold,
+            interrupted: status_changed
+                .filter(|&held| on_hold && held <= self.as_of.add_days(-limit)),
+            hold_undated: on_hold && status_changed.is_none(),
+            beyond_horizon,
             start,
             end,
             daily,
@@ -342,13 +433,14 @@ impl PatientFacts {
             }
             let date = parse_date(&l.date, || format!("labs[{i}].date"))?;
             for &lab in labs {
-                let value = lab_value(l, vocab.lab_dimension(lab));
+                let (value, unit_assumed) = lab_value(l, vocab.lab_dimension(lab));
                 self.labs.push(LabFact {
                     lab,
                     date,
                     value,
                     entry: i,
                     derived: false,
+                    unit_assumed,
                 });
             }
         }
@@ -367,6 +459,7 @@ impl PatientFacts {
                         .and_then(|scr| cockcroft_gault(scr, self.age, self.weight_kg, self.sex)),
                     entry: scr.entry,
                     derived: true,
+                    unit_assumed: false,
                 };
                 self.labs.push(fact);
             }
@@ -433,16 +526,34 @@ pub fn cockcroft_gault(
     })
 }
 
-fn lab_value(l: &LabRecord<'_>, dim: crate::units::Dimension) -> Result<Interval, LabProblem> {
+/// A lab's value in the lab's unit, and whether that unit was taken from the LOINC code
+/// rather than the unit text.
+fn lab_value(
+    l: &LabRecord<'_>,
+    dim: crate::units::Dimension,
+) -> (Result<Interval, LabProblem>, bool) {
     let raw = match &l.value {
         LabValue::Number(x) if x.is_finite() => Interval::point(*x),
-        LabValue::Number(_) => return Err(LabProblem::Value),
-        LabValue::Text(t) => Interval::parse(t).ok_or(LabProblem::Value)?,
+        LabValue::Number(_) => return (Err(LabProblem::Value), false),
+        LabValue::Text(t) => match Interval::parse(t) {
+            Some(x) => x,
+            None => return (Err(LabProblem::Value), false),
+        },
     };
     match crate::units::lookup_record_unit(&l.unit) {
-        Some(u) if u.dimension == dim => Ok(raw.scale(u.factor)),
-        _ => Err(LabProblem::Unit),
+        Some(u) if u.dimension == dim => (Ok(raw.scale(u.factor)), false),
+        _ if per_bsa_by_code(&l.unit, dim) => (Ok(raw), true),
+        _ => (Err(LabProblem::Unit), false),
     }
+}
+
+/// An eGFR's LOINC code is defined per 1.73 m2 ("Glomerular filtration rate/1.73 sq M.predicted
+/// [Volume Rate/Area]" in the names of 33914-3, 48642-3, 62238-1 and the others): laboratories that write only "mL/min" (or no unit) still report the normalised value,
+/// so the code, not the unit text, says what it is. Any other unit (mg/dL) stays unreadable.
+fn per_bsa_by_code(unit: &str, dim: crate::units::Dimension) -> bool {
+    let written = unit.trim().to_ascii_lowercase();
+    dim == crate::units::Dimension::ClearancePerBsa
+        && (written.is_empty() || written.starts_with("ml/min"))
 }
 
 fn state(
@@ -453,7 +564,7 @@ fn state(
 ) -> EntryState {
     use MedicationStatus::*;
     match status {
-        Cancelled | EnteredInError | NotTaken => EntryState::Invisible,
+        Cancelled | EnteredInError | NotTaken | Proposed => EntryState::Invisible,
         Draft => EntryState::Taking,
         Stopped | Completed => EntryState::History,
         Active | OnHold => {
@@ -465,6 +576,24 @@ fn state(
                 EntryState::Taking
             }
         }
+    }
+}
+
+/// An open order (a request, active, no end) that started more than `horizon` days before
+/// `as_of`: day `horizon` is still taking, the day after is history.
+fn beyond_horizon(
+    m: &MedicationRecord<'_>,
+    start: Option<Date>,
+    end: Option<Date>,
+    as_of: Date,
+    horizon: Option<u32>,
+) -> bool {
+    let open_order = m.source == Some(EntrySource::Request)
+        && matches!(m.status, MedicationStatus::Active | MedicationStatus::OnHold)
+        && end.is_none();
+    match (horizon, start) {
+        (Some(days), Some(start)) if open_order => start < as_of.add_days(-i64::from(days)),
+        _ => false,
     }
 }
 
@@ -585,6 +714,7 @@ mod tests {
             conditions: None,
             labs: None,
             medications: None,
+            deceased: None,
         }
     }
 

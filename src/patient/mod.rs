@@ -7,6 +7,9 @@ mod model;
 mod text;
 
 pub use dose::{DailyDose, DoseProblem, frequency_per_day};
-pub use facts::{Bits, EntryState, LabFact, LabProblem, MedFact, PatientFacts, RecordError};
+pub use facts::{
+    Bits, EntryState, LabFact, LabProblem, MedFact, NotScreened, PatientFacts, RecordError,
+    StatusPolicy, not_screened,
+};
 pub use model::*;
 pub use text::{MedIndex, NameHit, Resolution, ResolvedBy, TextScratch};

@@ -32,6 +32,20 @@ pub struct Patient<'a> {
     /// Medications: absent (or null) means unknown, `[]` means none.
     #[serde(default, borrow)]
     pub medications: Option<Vec<MedicationRecord<'a>>>,
+    /// Deceased: `true`, or the day of death. A patient deceased on or before `as_of` is not
+    /// screened (counted as skipped).
+    #[serde(default, borrow)]
+    pub deceased: Option<Deceased<'a>>,
+}
+
+/// Whether, or since when, the patient is deceased (FHIR `Patient.deceased[x]`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum Deceased<'a> {
+    /// Deceased (`true`) or not (`false`), the day not known.
+    Flag(bool),
+    /// The day of death, `YYYY-MM-DD` (a FHIR dateTime is read by its day).
+    Day(#[serde(borrow)] Cow<'a, str>),
 }
 
 /// Sex, for Cockcroft-Gault and for display.
@@ -254,6 +268,9 @@ pub struct MedicationRecord<'a> {
     /// Status (default active).
     #[serde(default)]
     pub status: MedicationStatus,
+    /// The day the status took effect (read for `on-hold`: the day the hold began).
+    #[serde(default, borrow)]
+    pub status_changed: Option<Cow<'a, str>>,
     /// First day.
     #[serde(default, borrow)]
     pub start: Option<Cow<'a, str>>,
@@ -283,7 +300,8 @@ pub enum MedicationStatus {
     /// Being taken.
     #[default]
     Active,
-    /// Paused, counted as taking for interactions.
+    /// Paused: counted as taking for interactions, and as an interruption for withdrawal rules
+    /// once held longer than the site's on-hold limit.
     OnHold,
     /// Being ordered now.
     Draft,
@@ -297,6 +315,9 @@ pub enum MedicationStatus {
     EnteredInError,
     /// Not taken.
     NotTaken,
+    /// Proposed or planned, not ordered (FHIR MedicationRequest intent `proposal` or `plan`):
+    /// never read by a rule, and named in the report.
+    Proposed,
 }
 
 /// Where a medication entry came from.

@@ -403,8 +403,8 @@ fn draft_orders(bundle: Option<&Value>, hook: Hook) -> Result<Vec<Value>, Refusa
     Ok(drafts)
 }
 
-/// One info card for what could not be checked: rules left as data gaps, prefetch the EHR
-/// could not provide, medications not identified. `None` when everything was checked.
+/// The info card for what could not be checked ([`crate::fhir::gap_card`]), with what only the
+/// service knows: prefetch the EHR could not provide, a medication list not sent.
 fn gap_card(
     report: &PatientReport,
     prefetch: &[(&str, Prefetched)],
@@ -426,35 +426,5 @@ fn gap_card(
             ));
         }
     }
-    for gap in &report.data_gaps {
-        lines.push(format!(
-            "- `{}` ({}, {}): {}",
-            gap.rule,
-            gap.pack,
-            gap.severity.name(),
-            gap.reasons.join("; ")
-        ));
-    }
-    for u in &report.unrecognized {
-        if only.is_none_or(|ids| ids.contains(&u.entry.id)) {
-            lines.push(format!(
-                "- \"{}\" is not identified as any ingredient: it was not checked",
-                u.entry.text
-            ));
-        }
-    }
-    if lines.is_empty() {
-        return None;
-    }
-    Some(json!({
-        "uuid": crate::fhir::stable_uuid(&report.patient, "rxguard:data-gaps"),
-        "summary": "Some checks could not be run",
-        "indicator": "info",
-        "detail": format!(
-            "These checks could not be decided with the data sent, so their absence from the \
-             cards is not an all-clear:\n\n{}",
-            lines.join("\n")
-        ),
-        "source": {"label": "rxguard", "topic": {"code": "data-gaps", "system": "urn:rxguard"}},
-    }))
+    crate::fhir::gap_card(report, lines, only)
 }

@@ -39,6 +39,7 @@ impl Cx<'_> {
                         .as_deref()
                         .map_or_else(|| format!("condition #{}", i + 1), str::to_string),
                     text: c.text.as_deref().map_or_else(|| c.label(), str::to_string),
+                    position: i + 1,
                 },
                 system: c.system.as_deref().map(str::to_string),
                 code: c.code.as_deref().map(str::to_string),

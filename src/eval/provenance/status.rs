@@ -1,0 +1,102 @@
+//! Notes on what the record was read to mean rather than what it wrote: open orders past the
+//! site's horizon, holds, proposals, entries that share an id, eGFR units taken from the LOINC
+//! code. Each is a step of the reading that a reviewer must be able to see.
+
+use super::Cx;
+use crate::patient::{EntryState, MedFact, MedicationStatus};
+use crate::report::Note;
+
+impl Cx<'_> {
+    /// Every status note of this patient, in record order.
+    pub(super) fn status_notes(&self, notes: &mut Vec<Note>) {
+        let policy = &self.g.vocabulary.status;
+        for m in &self.f.meds {
+            if let Some(problem) = self.status_note(m, policy) {
+                notes.push(Note {
+                    entry: Some(self.entry(m)),
+                    problem,
+                });
+            }
+        }
+        self.shared_ids(notes);
+        self.assumed_units(notes);
+    }
+
+    fn status_note(&self, m: &MedFact, policy: &crate::patient::StatusPolicy) -> Option<String> {
+        let record = self.patient.medications.as_ref()?.get(m.entry)?;
+        if m.beyond_horizon {
+            let start = m.start.map_or_else(|| "?".into(), |d| d.to_string());
+            return Some(format!(
+                "an open order of {start} with no end, older than the {}-day horizon for open orders: read as history, not taken now",
+                policy.order_horizon_days.unwrap_or(0)
+            ));
+        }
+        if record.status == MedicationStatus::Proposed {
+            return Some(
+                "a proposal or plan, not an order: not read by any rule (neither taken nor ordered)"
+                    .into(),
+            );
+        }
+        if !m.on_hold || m.state != EntryState::Taking {
+            return None;
+        }
+        let limit = policy.on_hold_days;
+        Some(match (m.interrupted, record.status_changed.as_deref()) {
+            (Some(held), _) => format!(
+                "on hold since {held}, at least the {limit}-day limit: taken for interactions, and stopped on {held} for withdrawal rules"
+            ),
+            (None, Some(held)) => format!(
+                "on hold since {held}, under the {limit}-day limit: taken for interactions and withdrawal rules alike"
+            ),
+            (None, None) => format!(
+                "on hold since a day the record does not give: taken for interactions; whether it is an interruption for withdrawal rules (held {limit} days or more) is unknown"
+            ),
+        })
+    }
+
+    /// Entries that share an id are each read; the report says the id is repeated.
+    fn shared_ids(&self, notes: &mut Vec<Note>) {
+        let Some(meds) = self.patient.medications.as_ref() else {
+            return;
+        };
+        for (i, m) in meds.iter().enumerate() {
+            let Some(id) = m.id.as_deref() else { continue };
+            let same = || meds.iter().enumerate().filter(|(_, o)| o.id.as_deref() == Some(id));
+            if same().next().map(|(j, _)| j) != Some(i) || same().nth(1).is_none() {
+                continue;
+            }
+            let positions: Vec<String> = same().map(|(j, _)| (j + 1).to_string()).collect();
+            notes.push(Note {
+                entry: None,
+                problem: format!(
+                    "the id {id} is shared by {} medication entries (entries {} of the list): each is read as an entry of its own",
+                    positions.len(),
+                    positions.join(", ")
+                ),
+            });
+        }
+    }
+
+    /// eGFR results whose unit text was not per 1.73 m2, read by their LOINC code.
+    fn assumed_units(&self, notes: &mut Vec<Note>) {
+        for lab in self.f.labs.iter().filter(|l| l.unit_assumed) {
+            let Some(record) = self.patient.labs.iter().flatten().nth(lab.entry) else {
+                continue;
+            };
+            let def = &self.g.program.labs[lab.lab];
+            let unit = def.dimension.canonical_unit();
+            let written = if record.unit.trim().is_empty() {
+                "no unit".to_string()
+            } else {
+                format!("the unit \"{}\"", record.unit)
+            };
+            notes.push(Note {
+                entry: None,
+                problem: format!(
+                    "the {} result of {} (LOINC {}) is written with {written}; its LOINC code is defined per 1.73 m2, so it is read as {unit}",
+                    def.name, lab.date, record.loinc
+                ),
+            });
+        }
+    }
+}
