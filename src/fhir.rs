@@ -428,7 +428,10 @@ impl Resources {
             conditions: sections.conditions.then_some(conditions),
             labs: sections.labs.then_some(labs),
             medications: sections.medications.then_some(meds),
-            deceased: match (fhir_patient.deceased_date_time, fhir_patient.deceased_boolean) {
+            deceased: match (
+                fhir_patient.deceased_date_time,
+                fhir_patient.deceased_boolean,
+            ) {
                 (Some(when), _) => Some(Deceased::Day(Cow::Owned(day(&when)))),
                 (None, Some(flag)) => Some(Deceased::Flag(flag)),
                 (None, None) => None,

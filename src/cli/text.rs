@@ -84,7 +84,11 @@ fn patient(r: &PatientReport, o: &RecordOutcome, style: Style) -> String {
     );
     if let Some(skip) = &r.not_screened {
         let when = skip.date.map(|d| format!(" ({d})")).unwrap_or_default();
-        let _ = writeln!(out, "  not screened: the patient is {}{when}\n", skip.reason);
+        let _ = writeln!(
+            out,
+            "  not screened: the patient is {}{when}\n",
+            skip.reason
+        );
         return out;
     }
     if r.findings.is_empty()

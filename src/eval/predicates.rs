@@ -209,6 +209,11 @@ pub fn stop_date(f: &PatientFacts, d: DrugId, r: Route) -> Result<Option<Date>, 
     if undecided { Err(Undecided) } else { Ok(last) }
 }
 
+/// An open order of `d` by `r` past the site's horizon whose latest possible end is `end`.
+pub fn lapsed_on(f: &PatientFacts, d: DrugId, r: Route, end: Date) -> bool {
+    entries_of(f, d).any(|m| m.beyond_horizon && m.route == Some(r) && m.end == Some(end))
+}
+
 /// The day an entry ended: the end of a past entry, or the day an interrupted hold began.
 pub fn ended_on(m: &MedFact) -> Option<Date> {
     match m.state {
@@ -220,7 +225,16 @@ pub fn ended_on(m: &MedFact) -> Option<Date> {
 
 fn stopped(f: &PatientFacts, d: DrugId, r: Route, window: i64) -> Tri {
     match stop_date(f, d, r) {
-        Ok(Some(end)) => Tri::from_bool(end <= f.as_of && end >= f.as_of.add_days(-window)),
+        Ok(Some(end)) => {
+            let within = end <= f.as_of && end >= f.as_of.add_days(-window);
+            // An open order past the horizon ended by `end` at the latest, on a day the record
+            // does not give: a stop inside the window is then not known.
+            if within && lapsed_on(f, d, r, end) {
+                Tri::Unknown
+            } else {
+                Tri::from_bool(within)
+            }
+        }
         Ok(None) => Tri::False,
         Err(Undecided) => Tri::Unknown,
     }
@@ -228,8 +242,7 @@ fn stopped(f: &PatientFacts, d: DrugId, r: Route, window: i64) -> Tri {
 
 /// The entry by route `r` that ended last, and the one that ended before it.
 pub fn last_two(f: &PatientFacts, d: DrugId, r: Route) -> (Option<&MedFact>, Option<&MedFact>) {
-    let ended =
-        || entries_of(f, d).filter(move |m| m.route == Some(r) && ended_on(m).is_some());
+    let ended = || entries_of(f, d).filter(move |m| m.route == Some(r) && ended_on(m).is_some());
     let key = |m: &&MedFact| (ended_on(m), m.start, m.entry);
     let last = ended().max_by_key(key);
     let before = last.and_then(|l| {

@@ -565,6 +565,16 @@ impl Cx<'_> {
                     .collect();
                 format!("the route of {} is not given", unclear.join(", "))
             }
+            Node::Stopped(d, ..) if predicates::entries_of(f, d).any(|m| m.beyond_horizon) => {
+                let lapsed: Vec<String> = predicates::entries_of(f, d)
+                    .filter(|m| m.beyond_horizon)
+                    .map(|m| format!("'{}'", self.entry(m).text))
+                    .collect();
+                format!(
+                    "{} is an open order older than the horizon for open orders: it ended on a day the record does not give, so whether it stopped within the window is unknown",
+                    lapsed.join(", ")
+                )
+            }
             Node::Stopped(d, ..) | Node::Tapered(d, _)
                 if predicates::entries_of(f, d).any(|m| m.hold_undated) =>
             {

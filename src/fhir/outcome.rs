@@ -20,7 +20,11 @@ fn issue(severity: &str, code: &str, diagnostics: String) -> Value {
 pub fn operation_outcome(report: &PatientReport) -> Value {
     let mut issues = Vec::new();
     if let Some(skip) = &report.not_screened {
-        issues.push(issue("information", "informational", not_screened_text(skip)));
+        issues.push(issue(
+            "information",
+            "informational",
+            not_screened_text(skip),
+        ));
     }
     for gap in &report.data_gaps {
         issues.push(issue(

@@ -81,7 +81,11 @@ fn from_canonical(url: &str) -> Option<Seen> {
 /// The release a resource declares or shows by its shape.
 fn evidence(v: &Value, out: &mut Vec<(Seen, String)>) {
     let kind = v.get("resourceType").and_then(Value::as_str).unwrap_or("?");
-    if let Some(seen) = v.get("fhirVersion").and_then(Value::as_str).and_then(from_number) {
+    if let Some(seen) = v
+        .get("fhirVersion")
+        .and_then(Value::as_str)
+        .and_then(from_number)
+    {
         out.push((seen, format!("{kind}.fhirVersion")));
     }
     let profiles = v.pointer("/meta/profile").and_then(Value::as_array);
@@ -103,10 +107,14 @@ fn shape(kind: &str, v: &Value) -> Option<(Seen, String)> {
             Seen::Refused("DSTU2".into()),
             "a MedicationOrder (a DSTU2 resource; R4 calls it MedicationRequest)".into(),
         ),
-        "MedicationRequest" | "MedicationStatement" if v.get("medication").is_some_and(Value::is_object) => (
-            Seen::Read(FhirVersion::R5),
-            format!("{kind}.medication as a CodeableReference (R5)"),
-        ),
+        "MedicationRequest" | "MedicationStatement"
+            if v.get("medication").is_some_and(Value::is_object) =>
+        {
+            (
+                Seen::Read(FhirVersion::R5),
+                format!("{kind}.medication as a CodeableReference (R5)"),
+            )
+        }
         "MedicationStatement" if has("taken") => (
             Seen::Refused("STU3".into()),
             "MedicationStatement.taken (STU3)".into(),
@@ -188,12 +196,24 @@ mod tests {
     fn declared_releases_are_read_or_refused_by_name() {
         let declared = |p: &str| json!({"resourceType": "Bundle", "meta": {"profile": [p]}});
         let b = |p| version(declared(p), vec![]);
-        assert_eq!(b("http://hl7.org/fhir/StructureDefinition/Bundle|4.0.1"), Ok(FhirVersion::R4));
-        assert_eq!(b("http://hl7.org/fhir/StructureDefinition/Bundle|4.3.0"), Ok(FhirVersion::R4B));
-        assert_eq!(b("http://hl7.org/fhir/5.0/StructureDefinition/Bundle"), Ok(FhirVersion::R5));
+        assert_eq!(
+            b("http://hl7.org/fhir/StructureDefinition/Bundle|4.0.1"),
+            Ok(FhirVersion::R4)
+        );
+        assert_eq!(
+            b("http://hl7.org/fhir/StructureDefinition/Bundle|4.3.0"),
+            Ok(FhirVersion::R4B)
+        );
+        assert_eq!(
+            b("http://hl7.org/fhir/5.0/StructureDefinition/Bundle"),
+            Ok(FhirVersion::R5)
+        );
         let stu3 = b("http://hl7.org/fhir/StructureDefinition/Bundle|3.0.2").unwrap_err();
         assert!(stu3.to_string().contains("STU3 (3.0.2)"), "{stu3}");
-        let r6 = version(json!({"resourceType": "Bundle", "fhirVersion": "6.0.0-ballot3"}), vec![]);
+        let r6 = version(
+            json!({"resourceType": "Bundle", "fhirVersion": "6.0.0-ballot3"}),
+            vec![],
+        );
         assert!(r6.unwrap_err().to_string().contains("R6 (6.0.0-ballot3)"));
         // A profile of an implementation guide names no release.
         assert_eq!(
@@ -205,16 +225,37 @@ mod tests {
     #[test]
     fn the_shape_tells_the_release_when_nothing_is_declared() {
         let bundle = json!({"resourceType": "Bundle"});
-        let r5 = json!({"resourceType": "MedicationRequest", "medication": {"concept": {"text": "x"}}});
+        let r5 =
+            json!({"resourceType": "MedicationRequest", "medication": {"concept": {"text": "x"}}});
         let r4 = json!({"resourceType": "MedicationRequest", "medicationCodeableConcept": {"text": "x"}});
-        let order = json!({"resourceType": "MedicationOrder", "medicationCodeableConcept": {"text": "x"}});
+        let order =
+            json!({"resourceType": "MedicationOrder", "medicationCodeableConcept": {"text": "x"}});
         let taken = json!({"resourceType": "MedicationStatement", "taken": "y"});
-        assert_eq!(version(bundle.clone(), vec![r5.clone()]), Ok(FhirVersion::R5));
-        assert_eq!(version(bundle.clone(), vec![r4.clone()]), Ok(FhirVersion::R4));
-        let dstu2 = version(bundle.clone(), vec![order]).unwrap_err().to_string();
-        assert!(dstu2.contains("DSTU2") && dstu2.contains("MedicationOrder"), "{dstu2}");
-        assert!(version(bundle.clone(), vec![taken]).unwrap_err().to_string().contains("STU3"));
+        assert_eq!(
+            version(bundle.clone(), vec![r5.clone()]),
+            Ok(FhirVersion::R5)
+        );
+        assert_eq!(
+            version(bundle.clone(), vec![r4.clone()]),
+            Ok(FhirVersion::R4)
+        );
+        let dstu2 = version(bundle.clone(), vec![order])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            dstu2.contains("DSTU2") && dstu2.contains("MedicationOrder"),
+            "{dstu2}"
+        );
+        assert!(
+            version(bundle.clone(), vec![taken])
+                .unwrap_err()
+                .to_string()
+                .contains("STU3")
+        );
         let mixed = version(bundle, vec![r4, r5]).unwrap_err().to_string();
-        assert!(mixed.contains("mixes") && mixed.contains("R4") && mixed.contains("R5"), "{mixed}");
+        assert!(
+            mixed.contains("mixes") && mixed.contains("R4") && mixed.contains("R5"),
+            "{mixed}"
+        );
     }
 }

@@ -374,8 +374,13 @@ impl PatientFacts {
         let mut state = state(m.status, start, end, self.as_of);
         let beyond_horizon = state == EntryState::Taking
             && beyond_horizon(m, start, end, self.as_of, policy.order_horizon_days);
+        let mut end = end;
         if beyond_horizon {
+            // No prescription outlives the horizon: the order ended by its last valid day at the
+            // latest (the day withdrawal rules read as its stop).
             state = EntryState::History;
+            let days = policy.order_horizon_days.map_or(0, i64::from);
+            end = start.map(|s| s.add_days(days));
         }
         let on_hold = m.status == MedicationStatus::OnHold && state == EntryState::Taking;
         let limit = i64::from(policy.on_hold_days);
@@ -589,7 +594,10 @@ fn beyond_horizon(
     horizon: Option<u32>,
 ) -> bool {
     let open_order = m.source == Some(EntrySource::Request)
-        && matches!(m.status, MedicationStatus::Active | MedicationStatus::OnHold)
+        && matches!(
+            m.status,
+            MedicationStatus::Active | MedicationStatus::OnHold
+        )
         && end.is_none();
     match (horizon, start) {
         (Some(days), Some(start)) if open_order => start < as_of.add_days(-i64::from(days)),
@@ -773,6 +781,29 @@ mod tests {
             state(MedicationStatus::Draft, None, None, as_of),
             EntryState::Taking
         );
+    }
+
+    #[test]
+    fn a_patient_deceased_on_as_of_is_not_screened_and_the_day_after_is() {
+        let as_of = Date::parse("2026-11-01").unwrap();
+        let with = |d: Option<Deceased<'static>>| {
+            let mut p = patient("1950-01-01");
+            p.deceased = d;
+            not_screened(&p, as_of)
+        };
+        let day = |s: &'static str| Some(Deceased::Day(s.into()));
+        let skipped = with(day("2026-11-01")).unwrap().unwrap();
+        assert_eq!(
+            (skipped.reason, skipped.date),
+            ("deceased", Date::parse("2026-11-01"))
+        );
+        // A FHIR dateTime is read by its day.
+        assert!(with(day("2026-11-01T23:59:00Z")).unwrap().is_some());
+        assert_eq!(with(day("2026-11-02")), Ok(None));
+        assert_eq!(with(Some(Deceased::Flag(false))), Ok(None));
+        assert_eq!(with(None), Ok(None));
+        assert!(with(Some(Deceased::Flag(true))).unwrap().is_some());
+        assert_eq!(with(day("soon")).unwrap_err().field, "deceased");
     }
 
     #[test]

@@ -25,10 +25,13 @@ impl Cx<'_> {
     fn status_note(&self, m: &MedFact, policy: &crate::patient::StatusPolicy) -> Option<String> {
         let record = self.patient.medications.as_ref()?.get(m.entry)?;
         if m.beyond_horizon {
-            let start = m.start.map_or_else(|| "?".into(), |d| d.to_string());
+            let day =
+                |d: Option<crate::date::Date>| d.map_or_else(|| "?".into(), |d| d.to_string());
             return Some(format!(
-                "an open order of {start} with no end, older than the {}-day horizon for open orders: read as history, not taken now",
-                policy.order_horizon_days.unwrap_or(0)
+                "an open order of {} with no end, older than the {}-day horizon for open orders: read as history, not taken now, ended by {} at the latest",
+                day(m.start),
+                policy.order_horizon_days.unwrap_or(0),
+                day(m.end)
             ));
         }
         if record.status == MedicationStatus::Proposed {
@@ -61,7 +64,11 @@ impl Cx<'_> {
         };
         for (i, m) in meds.iter().enumerate() {
             let Some(id) = m.id.as_deref() else { continue };
-            let same = || meds.iter().enumerate().filter(|(_, o)| o.id.as_deref() == Some(id));
+            let same = || {
+                meds.iter()
+                    .enumerate()
+                    .filter(|(_, o)| o.id.as_deref() == Some(id))
+            };
             if same().next().map(|(j, _)| j) != Some(i) || same().nth(1).is_none() {
                 continue;
             }
