@@ -161,7 +161,7 @@ fn unreadable_files_are_rejected_records_and_the_rest_is_checked() {
     assert_eq!(out.status.code(), Some(2));
     let report = text(&out.stdout);
     assert!(report.contains(&format!("REJECTED {missing}:0: cannot read")));
-    assert!(report.contains("Summary: 29 records read = 28 evaluated + 1 rejected"));
+    assert!(report.contains("Summary: 29 records read = 28 evaluated + 0 skipped + 1 rejected"));
 }
 
 #[test]
