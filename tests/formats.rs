@@ -26,7 +26,8 @@ fn lines(out: &Output) -> Vec<serde_json::Value> {
 }
 
 /// Four records of our own format: deceased (flag), deceased the day after `as_of` (screened),
-/// alive with an unrecognized drug and a data gap, and one that cannot be read.
+/// alive with an unrecognized drug, a condition coded in ICD-9-CM only and a data gap, and one
+/// that cannot be read.
 const PANEL: &str = "tests/data/formats/panel.ndjson";
 
 fn check(format: &str, file: &str) -> Output {
@@ -113,6 +114,12 @@ fn fhir_output_adds_an_operation_outcome_per_patient() {
             .unwrap()
             .contains("Zorblatine")
     );
+    let condition = alive
+        .iter()
+        .filter(|i| i["code"] == "code-invalid")
+        .find(|i| i["diagnostics"].as_str().unwrap().contains("345.90"))
+        .expect("the condition coded in ICD-9-CM only");
+    assert_eq!(condition["severity"], "warning");
     let gap = alive
         .iter()
         .find(|i| i["code"] == "incomplete")
@@ -169,6 +176,7 @@ fn cds_hooks_lines_name_their_patient_and_carry_the_info_card() {
         detail.contains("Zorblatine") && detail.contains("could not be decided"),
         "{detail}"
     );
+    assert!(detail.contains("Epilepsy, unspecified"), "{detail}");
     // The patient who dies after as_of is screened: the opioid-benzodiazepine card is there.
     assert!(
         answers[1]["cards"]

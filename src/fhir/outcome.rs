@@ -15,7 +15,8 @@ fn issue(severity: &str, code: &str, diagnostics: String) -> Value {
     json!({"severity": severity, "code": code, "diagnostics": diagnostics})
 }
 
-/// The report's data gaps, unrecognized entries, notes and skip as an OperationOutcome. A
+/// The report's data gaps, unrecognized medications and conditions, notes and skip as an
+/// OperationOutcome. A
 /// patient with nothing to say gets one informational issue saying so, never an empty outcome.
 pub fn operation_outcome(report: &PatientReport) -> Value {
     let mut issues = Vec::new();
@@ -41,6 +42,9 @@ pub fn operation_outcome(report: &PatientReport) -> Value {
     }
     for u in &report.unrecognized {
         issues.push(issue("warning", "code-invalid", unrecognized_text(u)));
+    }
+    for c in &report.unrecognized_conditions {
+        issues.push(issue("warning", "code-invalid", condition_text(c)));
     }
     for n in &report.notes {
         let about = n
@@ -93,8 +97,25 @@ fn unrecognized_text(u: &crate::report::Unrecognized) -> String {
     format!("{} '{}' is {part}{could}", u.entry.id, u.entry.text)
 }
 
+fn condition_text(c: &crate::report::UnrecognizedCondition) -> String {
+    let coded = match (&c.system, &c.code) {
+        (Some(system), Some(code)) => format!(" ({system} {code})"),
+        (None, Some(code)) => format!(" ({code})"),
+        _ => String::new(),
+    };
+    let could = if c.could_change.is_empty() {
+        String::new()
+    } else {
+        format!("; it could change {}", c.could_change.join(", "))
+    };
+    format!(
+        "condition {} '{}'{coded} is in no code system the vocabulary reads{could}",
+        c.entry.id, c.entry.text
+    )
+}
+
 /// One info card for what could not be checked: the patient not screened, rules left as data
-/// gaps, entries not identified, and the caller's own `lines` (prefetch the EHR could not
+/// gaps, medications and conditions not identified, and the caller's own `lines` (prefetch the EHR could not
 /// give). With `only`, unrecognized entries only among those ids (the draft orders). `None`
 /// when everything was checked.
 pub fn gap_card(
@@ -121,6 +142,12 @@ pub fn gap_card(
                 u.entry.text
             ));
         }
+    }
+    for c in &report.unrecognized_conditions {
+        lines.push(format!(
+            "- The condition \"{}\" is in no code system rxguard reads: it was not checked",
+            c.entry.text
+        ));
     }
     if lines.is_empty() {
         return None;
