@@ -102,6 +102,11 @@ impl Engine {
         &self.graph
     }
 
+    /// What the site's RxNorm relation table gave, when one was loaded.
+    pub fn rxnorm_relations(&self) -> Option<&crate::patient::RelationSummary> {
+        self.graph.vocabulary.index.relation_summary()
+    }
+
     /// The loaded packs.
     pub fn packs(&self) -> &[PackInfo] {
         &self.graph.program.packs
@@ -198,6 +203,7 @@ pub struct EngineBuilder {
     profile: Option<crate::profile::Profile>,
     order_horizon_days: Option<u32>,
     on_hold_days: Option<u32>,
+    rxnorm: Option<crate::patient::RxnormRelations>,
 }
 
 impl EngineBuilder {
@@ -233,6 +239,13 @@ impl EngineBuilder {
         self
     }
 
+    /// A site's RxNorm relation table: clinical and branded drug codes resolve through it to
+    /// their ingredients (see [`crate::patient::RxnormRelations`]).
+    pub fn rxnorm(mut self, table: crate::patient::RxnormRelations) -> Self {
+        self.rxnorm = Some(table);
+        self
+    }
+
     /// Compiles.
     pub fn build(self) -> Result<Engine, BuildError> {
         let sources = self.sources.unwrap_or_else(|| bundled_sources().collect());
@@ -245,6 +258,9 @@ impl EngineBuilder {
         status = crate::profile::with_settings(status, self.order_horizon_days, self.on_hold_days);
         let mut graph = RuleGraph::compile(program, map);
         graph.vocabulary.status = status;
+        if let Some(table) = &self.rxnorm {
+            graph.vocabulary.index.attach_relations(table);
+        }
         Ok(Engine { graph })
     }
 }

@@ -95,7 +95,8 @@ pub struct EntryRef {
 /// A fact a rule compared.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Fact {
-    /// What kind: `age`, `lab`, `daily_dose`, `count`, `condition`, `stop`, `route`.
+    /// What kind: `age`, `lab`, `daily_dose`, `dose_conversion`, `identified`, `count`,
+    /// `condition`, `stop`, `route`.
     pub fact: &'static str,
     /// What it is about (a lab, a drug and route, a class, a condition).
     pub about: String,

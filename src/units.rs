@@ -157,9 +157,78 @@ pub fn lookup_record_unit(written: &str) -> Option<Unit> {
         }
         "mg/dl" => "mg/dL",
         "kg" => "kg",
-        _ => return umol_creatinine(key),
+        _ => return umol_creatinine(key).or_else(|| hourly_rate(key)),
     };
     lookup(token)
+}
+
+/// A rate per hour (a pump, a patch's labelled delivery rate) is a daily dose: 24 hours a day.
+fn hourly_rate(key: &str) -> Option<Unit> {
+    let (token, factor) = match key {
+        "mcg/h" | "ug/h" | "mcg/hr" | "ug/hr" | "mcg/hour" => ("mcg/h", 0.001 * 24.0),
+        "mg/h" | "mg/hr" | "mg/hour" => ("mg/h", 24.0),
+        _ => return None,
+    };
+    Some(Unit {
+        token,
+        dimension: Dimension::MassPerDay,
+        factor,
+    })
+}
+
+/// A dose written in units of the product's form, or as a volume: how much drug that is comes
+/// from the product's strength ("10 mg" per tablet, "5 mg/5 mL", "25 mcg/hr" per patch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormUnit {
+    /// Tablets (also caplets, lozenges, films counted one by one).
+    Tablet,
+    /// Capsules.
+    Capsule,
+    /// Transdermal patches.
+    Patch,
+    /// Puffs or sprays of a metered device.
+    Actuation,
+    /// One of whatever the form is ("each").
+    Each,
+    /// A volume in mL.
+    Millilitre,
+}
+
+impl FormUnit {
+    /// The unit as the provenance writes it.
+    pub fn word(self) -> &'static str {
+        match self {
+            FormUnit::Tablet => "tablet",
+            FormUnit::Capsule => "capsule",
+            FormUnit::Patch => "patch",
+            FormUnit::Actuation => "actuation",
+            FormUnit::Each => "each",
+            FormUnit::Millilitre => "mL",
+        }
+    }
+}
+
+/// A dose unit of the form, as records write it: words, UCUM annotations (`{tbl}`) and the HL7
+/// orderable drug form codes (`TAB`, `CAP`). `None` for anything else.
+pub fn lookup_form_unit(written: &str) -> Option<FormUnit> {
+    let mut buf = [0; 32];
+    let key = crate::key::ascii_key(written, b" \t", &mut buf)?;
+    let key = key
+        .strip_prefix('{')
+        .and_then(|k| k.strip_suffix('}'))
+        .unwrap_or(key);
+    let unit = match key {
+        "tablet" | "tablets" | "tab" | "tabs" | "tbl" | "caplet" | "caplets" => FormUnit::Tablet,
+        "capsule" | "capsules" | "cap" | "caps" => FormUnit::Capsule,
+        "patch" | "patches" => FormUnit::Patch,
+        "puff" | "puffs" | "actuation" | "actuations" | "actuat" | "spray" | "sprays" => {
+            FormUnit::Actuation
+        }
+        "each" | "ea" => FormUnit::Each,
+        "ml" | "milliliter" | "milliliters" | "millilitre" | "millilitres" => FormUnit::Millilitre,
+        _ => return None,
+    };
+    Some(unit)
 }
 
 /// Serum creatinine in µmol/L converts to mg/dL by its molar mass (1 mg/dL = 88.42 µmol/L).
@@ -205,7 +274,29 @@ mod tests {
         );
         assert!(lookup_record_unit("tablet").is_none());
         assert!(lookup_record_unit("mL").is_none());
+        let patch = lookup_record_unit("mcg/hr").map(|u| (u.dimension, u.factor * 25.0));
+        assert!(patch.is_some_and(|(d, f)| d == Dimension::MassPerDay && (f - 0.6).abs() < 1e-12));
         let umol = lookup_record_unit("umol/L").map(|u| u.factor * 88.42);
         assert!(umol.is_some_and(|f| (f - 1.0).abs() < 1e-9));
+    }
+
+    #[test]
+    fn form_units_are_read_as_records_write_them() {
+        for (written, unit) in [
+            ("tablet", FormUnit::Tablet),
+            ("Tablets", FormUnit::Tablet),
+            ("{tbl}", FormUnit::Tablet),
+            ("TAB", FormUnit::Tablet),
+            ("CAP", FormUnit::Capsule),
+            ("{capsule}", FormUnit::Capsule),
+            ("patch", FormUnit::Patch),
+            ("puffs", FormUnit::Actuation),
+            ("mL", FormUnit::Millilitre),
+        ] {
+            assert_eq!(lookup_form_unit(written), Some(unit), "{written}");
+        }
+        for other in ["mg", "unit", "drop", "{score}", ""] {
+            assert_eq!(lookup_form_unit(other), None, "{other}");
+        }
     }
 }

@@ -171,3 +171,59 @@ fn cds_hooks_cards_carry_the_indicator_summary_and_source() {
         "{rules:?}"
     );
 }
+
+#[test]
+fn a_dose_in_tablets_takes_its_strength_from_the_name_per_ingredient() {
+    let engine = Engine::bundled().unwrap();
+    let mut scratch = Scratch::default();
+    let report = engine
+        .check_fhir(
+            &mut scratch,
+            &fixture("baclofen_nine_tablets_norco"),
+            as_of(),
+        )
+        .unwrap();
+    // 9 tablets of 10 mg four times a day: 360 mg/day, a finding, not a data gap.
+    let max = report
+        .findings
+        .iter()
+        .find(|f| f.rule == "baclofen_oral_above_max_dose")
+        .expect("the oral maximum is exceeded");
+    let daily = max.facts.iter().find(|f| f.fact == "daily_dose").unwrap();
+    assert_eq!(
+        (daily.value.as_str(), daily.entries.as_slice()),
+        ("360", &["MedicationRequest/bac-tabs".to_string()][..])
+    );
+    let conversion = max
+        .facts
+        .iter()
+        .find(|f| f.fact == "dose_conversion")
+        .unwrap();
+    assert_eq!(
+        conversion.value,
+        "9 tablet x 10 mg = 90 mg per dose x 4/day = 360 mg/day"
+    );
+    assert!(
+        !report
+            .data_gaps
+            .iter()
+            .any(|g| g.rule == "baclofen_oral_above_max_dose")
+    );
+    // No dose is left unknown: every entry's strength was read.
+    assert!(report.notes.is_empty(), "{:?}", report.notes);
+    assert!(report.unrecognized.is_empty(), "{:?}", report.unrecognized);
+    // Each ingredient of a combination has its own daily dose.
+    let facts = &scratch.facts;
+    let vocab = &engine.graph().program;
+    let id = |name: &str| vocab.drugs.iter().position(|d| d.name == name).unwrap();
+    let dose = |entry: usize, drug: &str| match facts.dose_of(&facts.meds[entry], id(drug)).daily {
+        rxguard::patient::DailyDose::Known(x) => x,
+        other => panic!("{drug} in entry {entry}: {other:?}"),
+    };
+    // Norco 10-325, 1 tablet every 6 hours.
+    assert_eq!(dose(1, "hydrocodone"), 40.0);
+    assert_eq!(dose(1, "acetaminophen"), 1300.0);
+    // Oxycodone 5 MG / Acetaminophen 325 MG, 2 tablets twice a day.
+    assert_eq!(dose(2, "oxycodone"), 20.0);
+    assert_eq!(dose(2, "acetaminophen"), 1300.0);
+}

@@ -138,6 +138,9 @@ struct ServeArgs {
     /// A site profile (TOML) that disables or re-grades rules for one hospital.
     #[arg(long)]
     profile: Option<PathBuf>,
+    /// An RxNorm relation table (RXNREL.RRF, or a descendant_rxcui,ingredient_rxcui CSV).
+    #[arg(long, value_name = "FILE")]
+    rxnorm: Option<PathBuf>,
     /// The EHR's public keys (a JWKS file): every request must carry a JWT signed by one.
     #[arg(long, requires_all = ["iss", "audience"])]
     jwks: Option<PathBuf>,
@@ -188,6 +191,10 @@ struct CheckArgs {
     /// (default 2, or the profile's).
     #[arg(long)]
     on_hold_days: Option<u32>,
+    /// An RxNorm relation table (RXNREL.RRF, or a descendant_rxcui,ingredient_rxcui CSV) through
+    /// which clinical and branded drug codes resolve to their ingredients.
+    #[arg(long, value_name = "FILE")]
+    rxnorm: Option<PathBuf>,
     /// Exit with 1 when a finding reaches this severity.
     #[arg(long, value_enum)]
     fail_on: Option<SeverityArg>,
@@ -688,6 +695,12 @@ fn generate(patients: u64, seed: u64) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Reads a site's RxNorm relation table (errors name the file and the faulty lines).
+fn read_rxnorm(path: &std::path::Path) -> Result<rxguard::patient::RxnormRelations, String> {
+    rxguard::patient::RxnormRelations::from_path(path)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
 #[cfg(feature = "serve")]
 fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     use rxguard::serve::{Auth, Config, JwtAuth};
@@ -698,6 +711,9 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         let profile = rxguard::profile::Profile::parse(&text)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         builder = builder.profile(profile);
+    }
+    if let Some(path) = &args.rxnorm {
+        builder = builder.rxnorm(read_rxnorm(path)?);
     }
     let engine = builder.build().map_err(|e| match e {
         rxguard::engine::BuildError::Packs(d) => failed(d),
@@ -757,12 +773,24 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
             .map_err(|e| format!("{}: {e}", path.display()))?;
         builder = builder.profile(profile);
     }
+    if let Some(path) = &args.rxnorm {
+        builder = builder.rxnorm(read_rxnorm(path)?);
+    }
     let engine = builder.build().map_err(|e| match e {
         rxguard::engine::BuildError::Packs(d) => failed(d),
         rxguard::engine::BuildError::Profile(e) => {
             format!("{}: {e}", profile_path.unwrap_or_default())
         }
     })?;
+    if let (Some(path), Some(s)) = (&args.rxnorm, engine.rxnorm_relations()) {
+        eprintln!(
+            "rxguard: {}: {} drug codes resolve to vocabulary ingredients; {} ingredient codes the vocabulary does not declare were ignored ({} drug codes left with none)",
+            path.display(),
+            s.codes,
+            s.unknown_ingredients,
+            s.codes_without_known_ingredient
+        );
+    }
     let as_of = args.as_of.unwrap_or_else(Date::today);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.unwrap_or(0))

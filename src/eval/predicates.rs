@@ -139,7 +139,7 @@ pub fn daily_dose(f: &PatientFacts, d: DrugId, r: Route, date: Date) -> Option<f
         if relevant().filter(included).take(i).any(|p| mirrors(p, m)) {
             continue;
         }
-        match m.daily {
+        match f.dose_of(m, d).daily {
             DailyDose::Known(mg) => total += mg,
             DailyDose::NotGiven | DailyDose::Unknown(_) => return None,
         }
@@ -322,7 +322,7 @@ fn tapered(f: &PatientFacts, d: DrugId, r: Route) -> Tri {
     if before_end < start.add_days(-1) {
         return Tri::False;
     }
-    match (last.daily, before.daily) {
+    match (f.dose_of(last, d).daily, f.dose_of(before, d).daily) {
         (DailyDose::Known(a), DailyDose::Known(b)) => Tri::from_bool(a < b),
         _ => Tri::Unknown,
     }

@@ -118,6 +118,7 @@ impl Cx<'_> {
         }
         medications.sort();
         medications.dedup();
+        self.relation_facts(&medications, &mut facts);
         let mut unique: Vec<Fact> = Vec::with_capacity(facts.len());
         for f in facts {
             if !unique.contains(&f) {
@@ -262,10 +263,8 @@ impl Cx<'_> {
                     })
                     .unwrap_or(self.f.as_of);
                 if let Value::Num(x) = v {
-                    let entries: Vec<EntryRef> = predicates::dose_entries(self.f, d, r, date)
-                        .into_iter()
-                        .map(|m| self.entry(m))
-                        .collect();
+                    let summed = predicates::dose_entries(self.f, d, r, date);
+                    let entries: Vec<EntryRef> = summed.iter().map(|m| self.entry(m)).collect();
                     let about = format!("{} ({})", p.drugs[d].name, r.name());
                     facts.push(fact(
                         "daily_dose",
@@ -275,6 +274,7 @@ impl Cx<'_> {
                         Some(date),
                         entries.iter().map(|e| e.id.clone()).collect(),
                     ));
+                    self.conversions(d, &summed, &entries, date, facts);
                     meds.extend(entries);
                 }
             }
@@ -607,6 +607,72 @@ impl Cx<'_> {
         })
     }
 
+    /// How each summed entry's dose in units of the form became mg of `d`.
+    fn conversions(
+        &self,
+        d: usize,
+        summed: &[&MedFact],
+        entries: &[EntryRef],
+        date: crate::date::Date,
+        facts: &mut Vec<Fact>,
+    ) {
+        for (m, e) in summed.iter().zip(entries) {
+            if let Some(c) = self.f.dose_of(m, d).conversion {
+                facts.push(fact(
+                    "dose_conversion",
+                    format!("{} in '{}'", self.g.program.drugs[d].name, e.text),
+                    c.describe(),
+                    Some("mg/day"),
+                    Some(date),
+                    vec![e.id.clone()],
+                ));
+            }
+        }
+    }
+
+    /// How the finding's entries resolved through the site's RxNorm relation table.
+    fn relation_facts(&self, medications: &[EntryRef], facts: &mut Vec<Fact>) {
+        for m in &self.f.meds {
+            if m.by != ResolvedBy::RxnormRelation {
+                continue;
+            }
+            let e = self.entry(m);
+            if !medications.iter().any(|x| x.id == e.id) {
+                continue;
+            }
+            let code = self
+                .patient
+                .medications
+                .as_ref()
+                .and_then(|v| v.get(m.entry))
+                .and_then(|r| r.rxnorm.as_deref())
+                .unwrap_or("")
+                .trim();
+            let names: Vec<&str> = self
+                .f
+                .drugs_of(m)
+                .iter()
+                .map(|&d| self.g.program.drugs[d].name.as_str())
+                .collect();
+            let word = if names.len() == 1 {
+                "ingredient"
+            } else {
+                "ingredients"
+            };
+            facts.push(fact(
+                "identified",
+                e.text.clone(),
+                format!(
+                    "resolved by RxNorm code {code} through the relation table to {word} {}",
+                    names.join(", ")
+                ),
+                None,
+                None,
+                vec![e.id],
+            ));
+        }
+    }
+
     fn dose_reason(&self, d: usize, r: crate::route::Route) -> String {
         let name = &self.g.program.drugs[d].name;
         for m in predicates::entries_of(self.f, d) {
@@ -618,7 +684,7 @@ impl Cx<'_> {
                     r.name()
                 );
             }
-            match m.daily {
+            match self.f.dose_of(m, d).daily {
                 DailyDose::Unknown(problem) if m.route == Some(r) => {
                     return format!(
                         "the daily dose of '{}' is unknown: {}",
@@ -794,7 +860,7 @@ impl Cx<'_> {
                             .into(),
                 });
             }
-            if let DailyDose::Unknown(problem) = m.daily {
+            if let Some(problem) = self.f.dose_problem(m) {
                 notes.push(Note {
                     entry: Some(self.entry(m)),
                     problem: format!("{}; its daily dose is unknown", problem.describe()),

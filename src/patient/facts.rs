@@ -1,7 +1,7 @@
 //! A patient's facts: what rules read, resolved once per patient into buffers that are reused
 //! from one patient to the next.
 
-use super::dose::{self, DailyDose};
+use super::dose::{self, DailyDose, DoseFact};
 use super::model::*;
 use super::text::ResolvedBy;
 use crate::compile::Vocabulary;
@@ -164,8 +164,6 @@ pub struct MedFact {
     pub start: Option<Date>,
     /// Last day.
     pub end: Option<Date>,
-    /// Daily dose of its (single) ingredient.
-    pub daily: DailyDose,
     /// How it was identified.
     pub by: ResolvedBy,
     /// Words left over after identification (reported when some ingredient matched).
@@ -225,6 +223,10 @@ pub struct PatientFacts {
     pub meds: Vec<MedFact>,
     /// Ingredient ids of all entries, sliced by [`MedFact::drugs`].
     pub med_drugs: Vec<DrugId>,
+    /// The daily dose of each ingredient of each entry, beside [`PatientFacts::med_drugs`].
+    pub med_doses: Vec<DoseFact>,
+    /// The strength the text gives each ingredient, beside `med_drugs` (reused buffer).
+    med_strengths: Vec<Option<super::strength::Strength>>,
     /// Drugs and classes taken now.
     pub taking: Bits,
     /// Drugs and classes ordered now (draft orders).
@@ -312,6 +314,8 @@ impl PatientFacts {
         self.visible.reset(width);
         self.meds.clear();
         self.med_drugs.clear();
+        self.med_doses.clear();
+        self.med_strengths.clear();
         self.taking_drugs.clear();
         self.meds_provided = patient.medications.is_some();
         for (i, m) in patient.medications.iter().flatten().enumerate() {
@@ -359,6 +363,7 @@ impl PatientFacts {
             &m.text,
             &mut self.text_scratch,
             &mut self.med_drugs,
+            &mut self.med_strengths,
         );
         let ingredients = self.med_drugs.len() - first;
         let status_changed = m
@@ -369,7 +374,15 @@ impl PatientFacts {
         let written_route = m.route.as_deref().map(Route::from_record);
         let route = written_route.flatten().or(res.implied_route);
         let by = res.by;
-        let daily = dose::daily_dose(m.dose.as_ref(), m.frequency.as_deref(), ingredients);
+        for k in first..self.med_drugs.len() {
+            let strength = self.med_strengths.get(k).copied().flatten();
+            self.med_doses.push(dose::ingredient_dose(
+                m.dose.as_ref(),
+                m.frequency.as_deref(),
+                ingredients,
+                strength,
+            ));
+        }
         let policy = &vocab.status;
         let mut state = state(m.status, start, end, self.as_of);
         let beyond_horizon = state == EntryState::Taking
@@ -397,7 +410,6 @@ impl PatientFacts {
             beyond_horizon,
             start,
             end,
-            daily,
             by,
             leftover: res.leftover,
             route_unreadable: matches!(written_route, Some(None)),
@@ -475,6 +487,31 @@ impl PatientFacts {
     /// The ingredients of an entry.
     pub fn drugs_of(&self, m: &MedFact) -> &[DrugId] {
         &self.med_drugs[m.drugs.clone()]
+    }
+
+    /// The daily dose of ingredient `d` in an entry (not given when it is not an ingredient).
+    pub fn dose_of(&self, m: &MedFact, d: DrugId) -> DoseFact {
+        let drugs = self.drugs_of(m);
+        drugs
+            .iter()
+            .position(|&x| x == d)
+            .and_then(|k| self.med_doses.get(m.drugs.start + k).copied())
+            .unwrap_or(DoseFact {
+                daily: DailyDose::NotGiven,
+                conversion: None,
+            })
+    }
+
+    /// The first dose problem among an entry's ingredients.
+    pub fn dose_problem(&self, m: &MedFact) -> Option<super::DoseProblem> {
+        self.med_doses
+            .get(m.drugs.clone())
+            .into_iter()
+            .flatten()
+            .find_map(|d| match d.daily {
+                DailyDose::Unknown(p) => Some(p),
+                _ => None,
+            })
     }
 }
 

@@ -4,12 +4,16 @@
 mod dose;
 mod facts;
 mod model;
+mod relations;
+mod strength;
 mod text;
 
-pub use dose::{DailyDose, DoseProblem, frequency_per_day};
+pub use dose::{Conversion, DailyDose, DoseFact, DoseProblem, frequency_per_day};
 pub use facts::{
     Bits, EntryState, LabFact, LabProblem, MedFact, NotScreened, PatientFacts, RecordError,
     StatusPolicy, not_screened,
 };
 pub use model::*;
+pub use relations::{LineError, RelationError, RelationSummary, RxnormRelations};
+pub use strength::{Per, Strength};
 pub use text::{MedIndex, NameHit, Resolution, ResolvedBy, TextScratch};

@@ -5,6 +5,7 @@
 //! strength, salt, dose form and connectors are dropped; any other word is left over. Nothing is
 //! matched approximately.
 
+use super::strength::{self, Mention, Strength};
 use crate::fxhash::FxHashMap;
 use crate::ir::{DrugId, Program};
 use crate::route::Route;
@@ -26,6 +27,10 @@ pub struct MedIndex {
     names: FxHashMap<String, NameHit>,
     /// For each word that starts a known name, the most words of a name it starts.
     first_words: FxHashMap<String, usize>,
+    /// RxNorm clinical and branded drug codes to their ingredients, from a site's relation table.
+    relations: FxHashMap<u32, Box<[DrugId]>>,
+    /// What the relation table held, when one was attached.
+    relation_summary: Option<super::relations::RelationSummary>,
     /// Tells indexes apart, so a thread's cache never serves one index's answers to another.
     id: u64,
 }
@@ -42,6 +47,9 @@ static NEXT_INDEX_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU6
 pub enum ResolvedBy {
     /// By its RxNorm code.
     Rxnorm,
+    /// By its RxNorm code, through the site's relation table to its ingredients.
+    #[serde(rename = "rxnorm_relation")]
+    RxnormRelation,
     /// By its ATC code.
     Atc,
     /// By its text.
@@ -69,8 +77,19 @@ pub struct TextScratch {
     words: Vec<(usize, usize)>,
     key: String,
     cache_key: String,
-    cache: FxHashMap<String, (Vec<DrugId>, Resolution)>,
+    cache: FxHashMap<String, Cached>,
     cache_owner: u64,
+    mentions: Vec<Mention>,
+    found: Vec<(usize, Strength)>,
+    unknown_at: Vec<usize>,
+}
+
+/// A remembered answer: the ingredients, the strength of each, and how.
+#[derive(Debug, Clone)]
+struct Cached {
+    drugs: Vec<DrugId>,
+    strengths: Vec<Option<Strength>>,
+    res: Resolution,
 }
 
 impl MedIndex {
@@ -90,7 +109,7 @@ impl MedIndex {
             for (name, route) in &drug.names {
                 let lower = name.to_lowercase();
                 let mut spans = Vec::new();
-                words(&lower, &mut spans);
+                split_words(&lower, &mut spans);
                 let parts: Vec<&str> = spans.iter().map(|&(a, b)| &lower[a..b]).collect();
                 let Some(first) = parts.first() else { continue };
                 let longest = index.first_words.entry((*first).to_string()).or_default();
@@ -103,8 +122,10 @@ impl MedIndex {
         index
     }
 
-    /// Identifies an entry, appending its ingredients to `drugs` (without repeats). Answers are
-    /// remembered in `scratch`, keyed by the codes and the text.
+    /// Identifies an entry, appending its ingredients to `drugs` (without repeats) and the
+    /// strength its text gives each of them to `strengths` (one per ingredient, `None` where the
+    /// text does not tell it). Answers are remembered in `scratch`, keyed by the codes and the
+    /// text.
     pub fn resolve(
         &self,
         rxnorm: Option<&str>,
@@ -112,6 +133,7 @@ impl MedIndex {
         text: &str,
         scratch: &mut TextScratch,
         drugs: &mut Vec<DrugId>,
+        strengths: &mut Vec<Option<Strength>>,
     ) -> Resolution {
         if scratch.cache_owner != self.id || scratch.cache.len() >= CACHE_ENTRIES {
             scratch.cache.clear();
@@ -128,16 +150,30 @@ impl MedIndex {
         ] {
             key.push_str(part);
         }
-        if let Some((found, res)) = scratch.cache.get(key.as_str()) {
-            drugs.extend_from_slice(found);
-            return res.clone();
+        if let Some(hit) = scratch.cache.get(key.as_str()) {
+            drugs.extend_from_slice(&hit.drugs);
+            strengths.extend_from_slice(&hit.strengths);
+            return hit.res.clone();
         }
         let start = drugs.len();
+        let first_strength = strengths.len();
         let res = self.resolve_uncached(rxnorm, atc, text, scratch, drugs);
+        for &d in &drugs[start..] {
+            strengths.push(strength::attribute(
+                d,
+                &scratch.mentions,
+                &scratch.found,
+                &scratch.unknown_at,
+                drugs.len() - start == 1,
+            ));
+        }
         let key = std::mem::take(&mut scratch.cache_key);
-        scratch
-            .cache
-            .insert(key, (drugs[start..].to_vec(), res.clone()));
+        let cached = Cached {
+            drugs: drugs[start..].to_vec(),
+            strengths: strengths[first_strength..].to_vec(),
+            res: res.clone(),
+        };
+        scratch.cache.insert(key, cached);
         res
     }
 
@@ -160,6 +196,9 @@ impl MedIndex {
         if let Some(found) = by_code(&self.rxnorm, rxnorm) {
             drugs.extend_from_slice(found);
             res.by = ResolvedBy::Rxnorm;
+        } else if let Some(found) = self.by_relation(rxnorm) {
+            drugs.extend_from_slice(found);
+            res.by = ResolvedBy::RxnormRelation;
         } else if let Some(found) = by_code(&self.atc, atc) {
             drugs.extend_from_slice(found);
             res.by = ResolvedBy::Atc;
@@ -177,11 +216,19 @@ impl MedIndex {
         res: &mut Resolution,
     ) {
         lowercase_into(text, &mut s.lower);
-        words(&s.lower, &mut s.words);
+        split_words(&s.lower, &mut s.words);
+        s.mentions.clear();
+        s.unknown_at.clear();
         let by_code = drugs.len() > start;
         let mut i = 0;
         while i < s.words.len() {
             if let Some((hit, len)) = self.longest_name(&s.lower, &s.words[i..], &mut s.key) {
+                let shared = hit.drugs.len() > 1;
+                s.mentions.extend(hit.drugs.iter().map(|&drug| Mention {
+                    at: i,
+                    drug,
+                    shared,
+                }));
                 if !by_code {
                     for &d in &hit.drugs {
                         if !drugs[start..].contains(&d) {
@@ -198,11 +245,38 @@ impl MedIndex {
             let token = &s.lower[a..b];
             if let Some(route) = form_route(token) {
                 res.implied_route = res.implied_route.or(Some(route));
-            } else if !is_noise(token) && !by_code {
-                res.leftover.push(token.to_string());
+            } else if !is_noise(token) {
+                s.unknown_at.push(i);
+                if !by_code {
+                    res.leftover.push(token.to_string());
+                }
             }
             i += 1;
         }
+        strength::read(&s.lower, &s.words, &mut s.found);
+    }
+
+    /// The ingredients of a clinical or branded drug code, through the relation table.
+    fn by_relation(&self, code: Option<&str>) -> Option<&[DrugId]> {
+        let code: u32 = code?.trim().parse().ok()?;
+        self.relations.get(&code).map(|d| &d[..])
+    }
+
+    /// Attaches a site's RxNorm relation table: its ingredient codes are matched to the
+    /// vocabulary's, and codes whose ingredients are all unknown to the vocabulary are left out
+    /// (counted in the summary).
+    pub fn attach_relations(&mut self, table: &super::relations::RxnormRelations) {
+        let (relations, summary) =
+            table.resolve(|code| self.rxnorm.get(code).map(Vec::as_slice).unwrap_or_default());
+        self.relations = relations;
+        self.relation_summary = Some(summary);
+        // Answers remembered before the table came are no longer right.
+        self.id = NEXT_INDEX_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// What the attached relation table held.
+    pub fn relation_summary(&self) -> Option<&super::relations::RelationSummary> {
+        self.relation_summary.as_ref()
     }
 
     fn longest_name(
@@ -247,9 +321,8 @@ fn push_unique(v: &mut Vec<DrugId>, d: DrugId) {
 }
 
 /// Splits lower-cased text into words at whitespace and punctuation (a `/` or `-` between
-/// names separates a combination's ingredients; between digits it is part of a strength), as
-/// byte ranges.
-fn words(text: &str, out: &mut Vec<(usize, usize)>) {
+/// names separates a combination's ingredients; between digits, strengths), as byte ranges.
+pub(crate) fn split_words(text: &str, out: &mut Vec<(usize, usize)>) {
     out.clear();
     let mut start = None;
     let is_word = |c: char| c.is_alphanumeric() || c == '.' || c == '%' || c == '#';
@@ -464,6 +537,7 @@ mod tests {
             text,
             &mut TextScratch::default(),
             &mut drugs,
+            &mut Vec::new(),
         );
         (drugs, res)
     }
@@ -533,10 +607,25 @@ mod tests {
         let without = MedIndex::build(&other);
         for _ in 0..2 {
             let mut drugs = Vec::new();
-            with_baclofen.resolve(None, None, "Baclofen 10 mg", &mut scratch, &mut drugs);
+            let mut strengths = Vec::new();
+            with_baclofen.resolve(
+                None,
+                None,
+                "Baclofen 10 mg",
+                &mut scratch,
+                &mut drugs,
+                &mut strengths,
+            );
             assert_eq!(drugs, vec![0]);
             let mut drugs = Vec::new();
-            let res = without.resolve(None, None, "Baclofen 10 mg", &mut scratch, &mut drugs);
+            let res = without.resolve(
+                None,
+                None,
+                "Baclofen 10 mg",
+                &mut scratch,
+                &mut drugs,
+                &mut strengths,
+            );
             assert!(drugs.is_empty() && res.leftover == ["baclofen"]);
         }
     }
@@ -555,6 +644,7 @@ mod tests {
             "Muscle relaxer",
             &mut TextScratch::default(),
             &mut drugs,
+            &mut Vec::new(),
         );
         assert_eq!((drugs, r.by), (vec![0], ResolvedBy::Rxnorm));
     }
