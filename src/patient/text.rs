@@ -220,8 +220,18 @@ impl MedIndex {
         s.mentions.clear();
         s.unknown_at.clear();
         let by_code = drugs.len() > start;
+        // RxNorm writes a product's brand in square brackets after its ingredients
+        // ("Diazepam 5 MG [Valium]", "... } Pack [Camila 28 Day]"): an unknown word there is no
+        // unknown ingredient once the ingredients outside the brackets are known.
+        let mut bracketed: Vec<String> = Vec::new();
+        let (mut depth, mut scanned) = (0i32, 0usize);
         let mut i = 0;
         while i < s.words.len() {
+            let (a, _) = s.words[i];
+            for c in s.lower[scanned..a].bytes() {
+                depth += i32::from(c == b'[') - i32::from(c == b']');
+            }
+            scanned = a;
             if let Some((hit, len)) = self.longest_name(&s.lower, &s.words[i..], &mut s.key) {
                 let shared = hit.drugs.len() > 1;
                 s.mentions.extend(hit.drugs.iter().map(|&drug| Mention {
@@ -248,10 +258,18 @@ impl MedIndex {
             } else if !is_noise(token) {
                 s.unknown_at.push(i);
                 if !by_code {
-                    res.leftover.push(token.to_string());
+                    let words = if depth > 0 {
+                        &mut bracketed
+                    } else {
+                        &mut res.leftover
+                    };
+                    words.push(token.to_string());
                 }
             }
             i += 1;
+        }
+        if drugs.len() == start {
+            res.leftover.append(&mut bracketed);
         }
         strength::read(&s.lower, &s.words, &mut s.found);
     }
@@ -361,7 +379,7 @@ fn form_route(word: &str) -> Option<Route> {
         "buccal" => Route::Buccal,
         "nasal" | "intranasal" => Route::Nasal,
         "rectal" | "suppository" => Route::Rectal,
-        "inhaler" | "inhalation" | "nebulizer" => Route::Inhaled,
+        "inhaler" | "inhalation" | "inhalant" | "nebulizer" => Route::Inhaled,
         "topical" | "cream" | "ointment" | "gel" | "lotion" => Route::Topical,
         _ => return None,
     };
@@ -376,7 +394,15 @@ fn is_noise(word: &str) -> bool {
     {
         return true;
     }
-    NOISE.binary_search(&word).is_ok()
+    NOISE.binary_search(&word).is_ok() || is_application_number(word)
+}
+
+/// An FDA application number as RxNorm prefixes some names with ("NDA020800", "BLA125057").
+fn is_application_number(word: &str) -> bool {
+    ["nda", "anda", "bla"].iter().any(|p| {
+        word.strip_prefix(p)
+            .is_some_and(|rest| rest.len() >= 5 && rest.bytes().all(|c| c.is_ascii_digit()))
+    })
 }
 
 /// Sorted for binary search.
@@ -392,7 +418,9 @@ const NOISE: &[&str] = &[
     "ampoule",
     "ampule",
     "and",
+    "auto",
     "autoinjector",
+    "benzathine",
     "besylate",
     "bitartrate",
     "bp",
@@ -412,8 +440,11 @@ const NOISE: &[&str] = &[
     "dihydrate",
     "disintegrating",
     "dispersible",
+    "dose",
     "dr",
     "drops",
+    "drug",
+    "dry",
     "ds",
     "ec",
     "enteric",
@@ -433,16 +464,21 @@ const NOISE: &[&str] = &[
     "hydrobromide",
     "hydrochloride",
     "immediate",
+    "implant",
     "in",
     "inj",
     "injectable",
     "injection",
+    "injector",
+    "intrauterine",
     "ir",
     "iu",
     "kit",
     "la",
     "liquid",
     "lozenge",
+    "macrocrystal",
+    "macrocrystals",
     "magnesium",
     "maleate",
     "mcg",
@@ -453,6 +489,7 @@ const NOISE: &[&str] = &[
     "ml",
     "modified",
     "monohydrate",
+    "mucosal",
     "napsylate",
     "of",
     "orally",
@@ -466,8 +503,10 @@ const NOISE: &[&str] = &[
     "potassium",
     "powder",
     "prefilled",
+    "propionate",
     "pump",
     "release",
+    "ring",
     "sachet",
     "sodium",
     "solution",
@@ -482,6 +521,7 @@ const NOISE: &[&str] = &[
     "unit",
     "units",
     "usp",
+    "vaginal",
     "vial",
     "w",
     "with",
