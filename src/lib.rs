@@ -34,6 +34,7 @@
 //! (records resolved into facts) → [`eval`] (three-valued evaluation, provenance) → [`report`].
 //! [`batch`] checks NDJSON in parallel chunks; [`Engine`] is the front door.
 pub mod batch;
+pub mod bulk;
 pub mod bundled;
 pub mod check;
 pub mod compile;

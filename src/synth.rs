@@ -21,6 +21,8 @@
 
 use std::fmt::Write as _;
 
+pub mod fhir;
+
 /// The date the generated records are built around: ages are completed years on this day, lab
 /// results and medication dates fall within the two years before it.
 pub const AS_OF: &str = "2026-11-01";
@@ -517,6 +519,15 @@ impl Generator {
 pub fn ndjson(n: u64, seed: u64) -> impl Iterator<Item = String> {
     let mut generator = Generator::new(seed);
     (0..n).map(move |i| generator.patient(i))
+}
+
+/// The same patients as FHIR R4 Bundles ([`fhir::bundle`]).
+pub fn bundles(n: u64, seed: u64) -> impl Iterator<Item = serde_json::Value> {
+    ndjson(n, seed).map(|line| {
+        // INVARIANT: the generator writes valid JSON (tested below).
+        let record = serde_json::from_str(&line).unwrap_or(serde_json::Value::Null);
+        fhir::bundle(&record)
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -108,14 +108,7 @@ enum Command {
         rule: Option<String>,
     },
     /// Generate realistic synthetic patients as NDJSON, for load tests.
-    Gen {
-        /// How many patients.
-        #[arg(long, default_value_t = 1000)]
-        patients: u64,
-        /// Seed: the same seed gives the same patients.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-    },
+    Gen(GenArgs),
     /// Serve CDS Hooks over HTTP: order-select, order-sign and patient-view cards.
     #[cfg(feature = "serve")]
     Serve(ServeArgs),
@@ -165,9 +158,45 @@ struct ServeArgs {
 }
 
 #[derive(clap::Args)]
+struct GenArgs {
+    /// How many patients.
+    #[arg(long, default_value_t = 1000)]
+    patients: u64,
+    /// Seed: the same seed gives the same patients.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Records in rxguard's own format, or FHIR R4 Bundles (one per line).
+    #[arg(long, value_enum, default_value_t = GenFormat::Rxguard)]
+    format: GenFormat,
+    /// Write a FHIR Bulk Data export into this folder instead (one NDJSON file per resource
+    /// type, and its manifest.json).
+    #[arg(long, conflicts_with = "format")]
+    bulk: Option<PathBuf>,
+    /// With --bulk: compress every file (`.ndjson.gz`).
+    #[arg(long, requires = "bulk")]
+    gzip: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum GenFormat {
+    Rxguard,
+    Fhir,
+}
+
+#[derive(clap::Args)]
 struct CheckArgs {
     /// Patient files (`-` for standard input).
     files: Vec<String>,
+    /// A FHIR Bulk Data export: a folder of NDJSON files by resource type (`.ndjson`,
+    /// `.ndjson.gz`), or its `$export` manifest; checked patient by patient in bounded memory.
+    #[arg(long, conflicts_with = "files")]
+    bulk: Option<PathBuf>,
+    /// With --bulk: MiB of resources one temporary bucket holds; memory holds about twice this.
+    #[arg(long, default_value_t = 32, requires = "bulk", value_parser = clap::value_parser!(u64).range(1..))]
+    bucket_mib: u64,
+    /// With --bulk: where the temporary buckets go (default: the system's temporary folder).
+    #[arg(long, requires = "bulk")]
+    temp_dir: Option<PathBuf>,
     /// Rule pack files or folders, instead of the bundled packs.
     #[arg(long = "rules")]
     rules: Vec<PathBuf>,
@@ -315,7 +344,7 @@ pub fn main() -> ExitCode {
             format,
             rule,
         } => graph(&paths, format, rule.as_deref()),
-        Command::Gen { patients, seed } => generate(patients, seed),
+        Command::Gen(args) => generate(&args),
         #[cfg(feature = "serve")]
         Command::Serve(args) => serve(args),
     };
@@ -683,12 +712,37 @@ fn render_svg(dot: &str) -> Result<Vec<u8>, String> {
     Ok(out.stdout)
 }
 
-fn generate(patients: u64, seed: u64) -> Result<ExitCode, String> {
+fn generate(args: &GenArgs) -> Result<ExitCode, String> {
+    if let Some(dir) = &args.bulk {
+        let fail = |e: io::Error| format!("cannot write {}: {e}", dir.display());
+        let gzip: &[&str] = if args.gzip {
+            &rxguard::bulk::source::READ
+        } else {
+            &[]
+        };
+        let mut writer = rxguard::bulk::write::BulkWriter::create(dir, gzip).map_err(fail)?;
+        for bundle in rxguard::synth::bundles(args.patients, args.seed) {
+            writer.bundle(&bundle).map_err(fail)?;
+        }
+        writer.finish().map_err(fail)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    for line in rxguard::synth::ndjson(patients, seed) {
-        if writeln!(out, "{line}").is_err() {
-            break;
+    match args.format {
+        GenFormat::Rxguard => {
+            for line in rxguard::synth::ndjson(args.patients, args.seed) {
+                if writeln!(out, "{line}").is_err() {
+                    break;
+                }
+            }
+        }
+        GenFormat::Fhir => {
+            for bundle in rxguard::synth::bundles(args.patients, args.seed) {
+                if writeln!(out, "{bundle}").is_err() {
+                    break;
+                }
+            }
         }
     }
     let _ = out.flush();
@@ -837,7 +891,22 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
     let mut written = 0usize;
     // Progress on a terminal while the report goes to a file or a pipe.
     let progress = io::stderr().is_terminal() && !io::stdout().is_terminal();
-    for file in &files {
+    if let Some(path) = &args.bulk {
+        let mut sink = JsonSeparator {
+            inner: &mut out,
+            json: format == Format::Json,
+            first: &mut first,
+            written: &mut written,
+            progress,
+        };
+        let bulk = rxguard::bulk::BulkOptions {
+            batch: options,
+            bucket_bytes: args.bucket_mib.saturating_mul(1 << 20),
+            temp_dir: args.temp_dir.clone(),
+        };
+        check_bulk(&engine, path, &bulk, &render, &mut sink, &mut summary)?;
+    }
+    for file in files.iter().filter(|_| args.bulk.is_none()) {
         let mut sink = JsonSeparator {
             inner: &mut out,
             json: format == Format::Json,
@@ -889,6 +958,38 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
     }
     out.flush().map_err(write_err)?;
     Ok(exit_code(&summary, args.fail_on.map(Severity::from)))
+}
+
+/// `check --bulk`: an export that cannot be read at all is one rejected record, so the report
+/// (a JSON document too) is still whole.
+fn check_bulk<W: Write>(
+    engine: &Engine,
+    path: &std::path::Path,
+    options: &rxguard::bulk::BulkOptions<'_>,
+    render: batch::Render<'_>,
+    out: &mut W,
+    summary: &mut Summary,
+) -> Result<(), String> {
+    use rxguard::bulk::BulkError;
+    match rxguard::bulk::run(engine, path, options, render, out, summary) {
+        Ok(stats) => {
+            for note in &stats.notes {
+                eprintln!("note: {note}");
+            }
+            Ok(())
+        }
+        Err(e @ (BulkError::Unreadable(_) | BulkError::Manifest(_) | BulkError::Empty(_))) => {
+            let outcome = RecordOutcome {
+                input: path.display().to_string(),
+                line: 0,
+                result: Err(rxguard::engine::InputError::Json(e.to_string())),
+            };
+            summary.add(&outcome);
+            out.write_all(render(&outcome).as_bytes())
+                .map_err(|e| format!("cannot write the report: {e}"))
+        }
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn exit_code(summary: &Summary, fail_on: Option<Severity>) -> ExitCode {
