@@ -65,9 +65,10 @@ impl BulkWriter {
                 let file =
                     File::create(self.dir.join(file_name(&kind, self.gzip.contains(&kind))))?;
                 let w = if self.gzip.contains(&kind) {
-                    Out::Gzip(GzEncoder::new(
-                        BufWriter::new(file),
-                        flate2::Compression::fast(),
+                    // Buffered before the encoder: serde writes in small pieces.
+                    Out::Gzip(BufWriter::with_capacity(
+                        1 << 16,
+                        GzEncoder::new(file, flate2::Compression::fast()),
                     ))
                 } else {
                     Out::Plain(BufWriter::new(file))
@@ -90,7 +91,12 @@ impl BulkWriter {
         for (kind, w) in self.files {
             match w {
                 Out::Plain(mut w) => w.flush()?,
-                Out::Gzip(w) => w.finish()?.flush()?,
+                Out::Gzip(w) => {
+                    w.into_inner()
+                        .map_err(io::IntoInnerError::into_error)?
+                        .finish()?
+                        .flush()?;
+                }
             }
             output.push(json!({"type": kind, "url": file_name(&kind, self.gzip.contains(&kind))}));
         }
@@ -110,7 +116,7 @@ impl BulkWriter {
 /// One type's file.
 enum Out {
     Plain(BufWriter<File>),
-    Gzip(GzEncoder<BufWriter<File>>),
+    Gzip(BufWriter<GzEncoder<File>>),
 }
 
 fn file_name(kind: &str, gzip: bool) -> String {
