@@ -173,7 +173,10 @@ pub fn run<W: Write>(
 /// `bucket_bytes`, at most 2^9 (with the medication buckets, under 700 files open at once).
 fn bucket_bits(estimate: u64, bucket_bytes: u64) -> u32 {
     let wanted = estimate.div_ceil(bucket_bytes.max(1)).max(1);
-    wanted.next_power_of_two().trailing_zeros().min(9)
+    wanted
+        .checked_next_power_of_two()
+        .map_or(64, u64::trailing_zeros)
+        .min(9)
 }
 
 /// What the spilling reads of a line: its type, id and whose it is.

@@ -716,7 +716,7 @@ fn generate(args: &GenArgs) -> Result<ExitCode, String> {
     if let Some(dir) = &args.bulk {
         let fail = |e: io::Error| format!("cannot write {}: {e}", dir.display());
         let gzip: &[&str] = if args.gzip {
-            &rxguard::bulk::source::READ
+            rxguard::bulk::source::READ
         } else {
             &[]
         };
