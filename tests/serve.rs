@@ -302,6 +302,18 @@ async fn order_select_warns_of_an_opioid_ordered_with_an_active_benzodiazepine()
     let no_lorazepam = without_medication(order_select(), "lorazepam-1");
     let reply = post(&server, path, None, &no_lorazepam).await;
     assert_eq!(alerts(&reply), Vec::<&Value>::new(), "{:#}", reply.body);
+
+    // A draft that the EHR marks as a proposal is still the order being written.
+    let mut proposed = order_select();
+    for entry in proposed["context"]["draftOrders"]["entry"]
+        .as_array_mut()
+        .unwrap()
+    {
+        entry["resource"]["intent"] = json!("proposal");
+    }
+    let reply = post(&server, path, None, &proposed).await;
+    let rules: Vec<&str> = alerts(&reply).into_iter().map(rule_of).collect();
+    assert_eq!(rules, ["opioid_with_benzodiazepine"], "{:#}", reply.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

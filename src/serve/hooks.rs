@@ -398,6 +398,10 @@ fn draft_orders(bundle: Option<&Value>, hook: Hook) -> Result<Vec<Value>, Refusa
         if draft["status"].is_null() {
             draft["status"] = json!("draft");
         }
+        // A draft order in the hook's context is what is being ordered now, whatever intent the
+        // EHR writes on it ("proposal" while it is composed): read as an order, never as the
+        // proposal a record's MedicationRequest of that intent is.
+        draft["intent"] = json!("order");
         drafts.push(draft);
     }
     Ok(drafts)

@@ -57,28 +57,33 @@ impl Cx<'_> {
         })
     }
 
-    /// Entries that share an id are each read; the report says the id is repeated.
+    /// Entries that share an id are each read; the report says the id is repeated. Sorted, not
+    /// compared pairwise, so a record of many entries stays fast.
     fn shared_ids(&self, notes: &mut Vec<Note>) {
         let Some(meds) = self.patient.medications.as_ref() else {
             return;
         };
-        for (i, m) in meds.iter().enumerate() {
-            let Some(id) = m.id.as_deref() else { continue };
-            let same = || {
-                meds.iter()
-                    .enumerate()
-                    .filter(|(_, o)| o.id.as_deref() == Some(id))
-            };
-            if same().next().map(|(j, _)| j) != Some(i) || same().nth(1).is_none() {
-                continue;
-            }
-            let positions: Vec<String> = same().map(|(j, _)| (j + 1).to_string()).collect();
+        let mut ids: Vec<(&str, usize)> = meds
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| Some((m.id.as_deref()?, i)))
+            .collect();
+        ids.sort_unstable();
+        let mut repeated: Vec<(usize, &str, Vec<usize>)> = Vec::new();
+        for group in ids.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() > 1) {
+            let positions: Vec<usize> = group.iter().map(|&(_, i)| i + 1).collect();
+            repeated.push((positions[0], group[0].0, positions));
+        }
+        // In record order, by the first entry of each id.
+        repeated.sort_unstable();
+        for (_, id, positions) in repeated {
+            let list: Vec<String> = positions.iter().map(ToString::to_string).collect();
             notes.push(Note {
                 entry: None,
                 problem: format!(
                     "the id {id} is shared by {} medication entries (entries {} of the list): each is read as an entry of its own",
                     positions.len(),
-                    positions.join(", ")
+                    list.join(", ")
                 ),
             });
         }
