@@ -283,7 +283,6 @@ fn distinct_unrecognized_texts_are_under_5_percent() {
 }
 
 #[test]
-#[ignore = "until pregnancy, COPD, sleep apnoea, respiratory failure, bipolar disorder, alcohol and drug use disorders and CKD stage 3 are declared (issue 9 item 1)"]
 fn every_condition_is_matched_known_irrelevant_or_reported() {
     let engine = rxguard::Engine::bundled().unwrap();
     let declared = &engine.graph().program.conditions;
