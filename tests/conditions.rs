@@ -277,7 +277,9 @@ fn the_text_and_json_outputs_and_the_summary_count_them() {
         "{text}"
     );
     assert!(
-        text.contains("could change: tramadol_in_seizure_disorder"),
+        text.lines().any(|l| l.contains("Condition/epilepsy-icd9")
+            && l.contains("could change: ")
+            && l.contains("tramadol_in_seizure_disorder")),
         "{text}"
     );
     assert!(text.contains("2 unrecognized conditions"), "{text}");
