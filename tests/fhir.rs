@@ -203,6 +203,8 @@ fn a_dose_in_tablets_takes_its_strength_from_the_name_per_ingredient() {
         conversion.value,
         "9 tablet x 10 mg = 90 mg per dose x 4/day = 360 mg/day"
     );
+    // The sentence carries its unit; the fact has none of its own, so no output says it twice.
+    assert_eq!(conversion.unit, None);
     assert!(
         !report
             .data_gaps

@@ -621,8 +621,9 @@ impl Cx<'_> {
                 facts.push(fact(
                     "dose_conversion",
                     format!("{} in '{}'", self.g.program.drugs[d].name, e.text),
+                    // The description ends in its own unit: "... = 360 mg/day".
                     c.describe(),
-                    Some("mg/day"),
+                    None,
                     Some(date),
                     vec![e.id.clone()],
                 ));
