@@ -755,24 +755,37 @@ fn read_rxnorm(path: &std::path::Path) -> Result<rxguard::patient::RxnormRelatio
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// The engine of `check` and `serve`: the packs already given, then the site profile and the
+/// RxNorm relation table when their files are named. An error names the file it comes from.
+fn build_engine(
+    mut builder: rxguard::engine::EngineBuilder,
+    profile: Option<&std::path::Path>,
+    rxnorm: Option<&std::path::Path>,
+) -> Result<Engine, String> {
+    if let Some(path) = profile {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let parsed = rxguard::profile::Profile::parse(&text)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        builder = builder.profile(parsed);
+    }
+    if let Some(path) = rxnorm {
+        builder = builder.rxnorm(read_rxnorm(path)?);
+    }
+    builder.build().map_err(|e| match e {
+        rxguard::engine::BuildError::Packs(d) => failed(d),
+        rxguard::engine::BuildError::Profile(e) => match profile {
+            Some(path) => format!("{}: {e}", path.display()),
+            None => e.to_string(),
+        },
+    })
+}
+
 #[cfg(feature = "serve")]
 fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     use rxguard::serve::{Auth, Config, JwtAuth};
-    let mut builder = Engine::builder().packs(pack_sources(&args.rules)?);
-    if let Some(path) = &args.profile {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let profile = rxguard::profile::Profile::parse(&text)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        builder = builder.profile(profile);
-    }
-    if let Some(path) = &args.rxnorm {
-        builder = builder.rxnorm(read_rxnorm(path)?);
-    }
-    let engine = builder.build().map_err(|e| match e {
-        rxguard::engine::BuildError::Packs(d) => failed(d),
-        rxguard::engine::BuildError::Profile(e) => e.to_string(),
-    })?;
+    let builder = Engine::builder().packs(pack_sources(&args.rules)?);
+    let engine = build_engine(builder, args.profile.as_deref(), args.rxnorm.as_deref())?;
     let auth = match (&args.jwks, args.insecure_no_auth) {
         (Some(jwks), false) => Auth::Jwt(
             JwtAuth::from_jwks_file(
@@ -815,27 +828,11 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
 }
 
 fn check(args: CheckArgs) -> Result<ExitCode, String> {
-    let mut builder = Engine::builder()
+    let builder = Engine::builder()
         .packs(pack_sources(&args.rules)?)
         .order_horizon_days(args.order_horizon_days)
         .on_hold_days(args.on_hold_days);
-    let profile_path = args.profile.as_ref().map(|p| p.display().to_string());
-    if let Some(path) = &args.profile {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let profile = rxguard::profile::Profile::parse(&text)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        builder = builder.profile(profile);
-    }
-    if let Some(path) = &args.rxnorm {
-        builder = builder.rxnorm(read_rxnorm(path)?);
-    }
-    let engine = builder.build().map_err(|e| match e {
-        rxguard::engine::BuildError::Packs(d) => failed(d),
-        rxguard::engine::BuildError::Profile(e) => {
-            format!("{}: {e}", profile_path.unwrap_or_default())
-        }
-    })?;
+    let engine = build_engine(builder, args.profile.as_deref(), args.rxnorm.as_deref())?;
     if let (Some(path), Some(s)) = (&args.rxnorm, engine.rxnorm_relations()) {
         eprintln!(
             "rxguard: {}: {} drug codes resolve to vocabulary ingredients; {} ingredient codes the vocabulary does not declare were ignored ({} drug codes left with none)",

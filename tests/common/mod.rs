@@ -3,6 +3,38 @@
 
 #![allow(dead_code)]
 
+/// Runs the `rxguard` binary with these arguments, feeding `stdin` when given.
+pub fn rxguard(args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rxguard"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Feed standard input from another thread, so a large input cannot deadlock against a full
+    // standard output pipe.
+    let writer = stdin.map(|input| {
+        let mut pipe = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&input);
+        })
+    });
+    let out = child.wait_with_output().unwrap();
+    if let Some(w) = writer {
+        w.join().unwrap();
+    }
+    out
+}
+
 /// The codes the first line of a corpus pack says it must produce:
 /// `# expect: E010, W001 — what the pack shows`.
 pub fn expected_codes(text: &str) -> Vec<String> {
