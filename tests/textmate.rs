@@ -807,15 +807,16 @@ fn check_line(c: &mut Checker, block: Block, lexed: &Lexed, first_word: &str) {
     }
 
     // What is particular to some lines.
-    if first_word == "test" && line.starts_with("test") {
-        if let Some(name) = lexed.strings.first() {
-            let inside = name.start + 1..name.end - 1;
-            c.expect(
-                "test name",
-                inside,
-                "entity.name.section.test string.quoted.double",
-            );
-        }
+    if first_word == "test"
+        && line.starts_with("test")
+        && let Some(name) = lexed.strings.first()
+    {
+        let inside = name.start + 1..name.end - 1;
+        c.expect(
+            "test name",
+            inside,
+            "entity.name.section.test string.quoted.double",
+        );
     }
     if first_word == "class" {
         for (i, _) in code.match_indices(['|', '=']) {

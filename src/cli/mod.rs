@@ -1102,7 +1102,7 @@ impl<W: Write> Write for JsonSeparator<'_, W> {
             *self.first = false;
         }
         *self.written += 1;
-        if self.progress && *self.written % 10_000 == 0 {
+        if self.progress && (*self.written).is_multiple_of(10_000) {
             eprint!("\r{} records checked", *self.written);
         }
         self.inner.write_all(buf)

@@ -231,24 +231,24 @@ impl Cx<'_> {
                 ));
             }
             Node::Lab(l, w) => {
-                if let Some(lab) = predicates::latest_lab(self.f, l, w) {
-                    if let Ok(x) = lab.value {
-                        facts.push(fact(
-                            "lab",
-                            self.lab_name(lab),
-                            x.to_string(),
-                            Some(p.labs[l].dimension.canonical_unit()),
-                            Some(lab.date),
-                            self.patient
-                                .labs
-                                .iter()
-                                .flatten()
-                                .nth(lab.entry)
-                                .and_then(|r| r.id.as_ref())
-                                .map(|id| vec![id.to_string()])
-                                .unwrap_or_default(),
-                        ));
-                    }
+                if let Some(lab) = predicates::latest_lab(self.f, l, w)
+                    && let Ok(x) = lab.value
+                {
+                    facts.push(fact(
+                        "lab",
+                        self.lab_name(lab),
+                        x.to_string(),
+                        Some(p.labs[l].dimension.canonical_unit()),
+                        Some(lab.date),
+                        self.patient
+                            .labs
+                            .iter()
+                            .flatten()
+                            .nth(lab.entry)
+                            .and_then(|r| r.id.as_ref())
+                            .map(|id| vec![id.to_string()])
+                            .unwrap_or_default(),
+                    ));
                 }
             }
             Node::DailyDose(d, r, on) => {
@@ -457,20 +457,19 @@ impl Cx<'_> {
         }
         let node = &self.g.nodes[n as usize];
         let children: Vec<NodeId> = node.children().collect();
-        if let Node::Cmp(..) = node {
-            if let (Some(Value::Num(a)), Some(Value::Num(b))) =
+        if let Node::Cmp(..) = node
+            && let (Some(Value::Num(a)), Some(Value::Num(b))) =
                 (memo.get(children[0]), memo.get(children[1]))
-            {
-                let what = crate::compile::describe(self.g, &self.g.nodes[children[0] as usize]);
-                out.push(format!("{what} is {a}, which cannot be compared with {b}"));
-                return;
-            }
+        {
+            let what = crate::compile::describe(self.g, &self.g.nodes[children[0] as usize]);
+            out.push(format!("{what} is {a}, which cannot be compared with {b}"));
+            return;
         }
         if children.is_empty() {
-            if v == Value::Unknown || v.tri() == Tri::Unknown && matches!(v, Value::Bool(_)) {
-                if let Some(reason) = self.leaf_reason(node) {
-                    out.push(reason);
-                }
+            if (v == Value::Unknown || v.tri() == Tri::Unknown && matches!(v, Value::Bool(_)))
+                && let Some(reason) = self.leaf_reason(node)
+            {
+                out.push(reason);
             }
             return;
         }
@@ -753,10 +752,10 @@ impl Cx<'_> {
             (Value::Date(d), _) => d.to_string(),
             (Value::Unknown, _) => "unknown".into(),
         };
-        if let (Node::Lab(l, w), Value::Num(_)) = (node, v) {
-            if let Some(lab) = predicates::latest_lab(self.f, *l, *w) {
-                return format!("{text} ({})", lab.date);
-            }
+        if let (Node::Lab(l, w), Value::Num(_)) = (node, v)
+            && let Some(lab) = predicates::latest_lab(self.f, *l, *w)
+        {
+            return format!("{text} ({})", lab.date);
         }
         text
     }

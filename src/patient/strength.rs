@@ -156,11 +156,13 @@ pub fn read(text: &str, words: &[(usize, usize)], out: &mut Vec<(usize, Strength
                     _ => break,
                 }
             }
-            if unit.is_none() && j < words.len() && !separated(j) {
-                if let Some(u) = mass_unit(word(j)) {
-                    unit = Some(u);
-                    j += 1;
-                }
+            if unit.is_none()
+                && j < words.len()
+                && !separated(j)
+                && let Some(u) = mass_unit(word(j))
+            {
+                unit = Some(u);
+                j += 1;
             }
         } else if unit.is_none() {
             i += 1;
