@@ -22,6 +22,18 @@ typedef struct RxPack {
   const char *text;
 } RxPack;
 
+// Site settings for `rxguard_engine_build`. Every field may be NULL: that setting is then not
+// used. rxguard reads both during the call and keeps nothing of the caller's.
+typedef struct RxOptions {
+  // A site profile, as the text of its TOML file (rules disabled or re-graded, status
+  // settings; see the project's docs).
+  const char *profile_toml;
+  // The path of a site's RxNorm relation table: RxNorm's `RXNREL.RRF`, or a CSV of
+  // `descendant_rxcui,ingredient_rxcui` rows (an OMOP `concept_ancestor` export). Clinical
+  // and branded drug codes then resolve to their ingredients.
+  const char *rxnorm_path;
+} RxOptions;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -45,6 +57,24 @@ extern "C" {
 struct RxEngine *rxguard_engine_from_packs(const struct RxPack *packs,
                                            size_t count,
                                            char **diagnostics_json);
+
+// Compiles rule packs with a site's settings into an engine.
+//
+// `packs` and `count` as for `rxguard_engine_from_packs`, except that `packs` NULL with `count`
+// 0 means the packs bundled with rxguard. `options` may be NULL (no profile, no relation
+// table). Returns the engine and sets `*diagnostics_json` to NULL, or returns NULL and sets it
+// to JSON lines: the packs' diagnostics, or one line `{"error": "..."}` naming what is wrong
+// with an argument, the profile or the relation table (its faulty lines, or why the file cannot
+// be read).
+//
+// # Safety
+//
+// As for `rxguard_engine_from_packs`; `options` must be NULL or point to a readable
+// `RxOptions` whose fields are NULL or NUL-terminated strings valid for the call.
+struct RxEngine *rxguard_engine_build(const struct RxPack *packs,
+                                      size_t count,
+                                      const struct RxOptions *options,
+                                      char **diagnostics_json);
 
 // Compiles the rule packs bundled with rxguard (CNS depressants, epilepsy, older adults,
 // baclofen). Returns NULL only on an internal error. Free the engine with

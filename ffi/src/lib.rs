@@ -71,29 +71,57 @@ pub unsafe extern "C" fn rxguard_engine_from_packs(
     diagnostics_json: *mut *mut c_char,
 ) -> *mut RxEngine {
     let result = catch(|| {
-        let packs: &[RxPack] = if count == 0 {
-            &[]
-        } else if packs.is_null() {
-            return Err(Failure::Argument(format!(
-                "packs is NULL but count is {count}"
-            )));
-        } else {
-            // SAFETY: non-NULL, and the caller guarantees it points to `count` readable packs
-            // that stay valid for the call.
-            unsafe { std::slice::from_raw_parts(packs, count) }
-        };
-        let mut sources = Vec::with_capacity(packs.len());
-        for (i, pack) in packs.iter().enumerate() {
-            // SAFETY: the caller guarantees each pointer is NULL or a NUL-terminated string
-            // valid for the call; `str_arg` checks for NULL.
-            let name = unsafe { str_arg(pack.name, || format!("packs[{i}].name")) }?;
-            // SAFETY: as above.
-            let text = unsafe { str_arg(pack.text, || format!("packs[{i}].text")) }?;
-            sources.push((name.to_owned(), text.to_owned()));
-        }
+        // SAFETY: the caller's guarantees on `packs` and `count`, passed on.
+        let sources = unsafe { pack_sources(packs, count) }?;
         Engine::from_sources(sources)
             .map_err(|diagnostics| Failure::Diagnostics(diagnostics.render_json_lines()))
     });
+    // SAFETY: the caller guarantees `diagnostics_json` is NULL or valid for writing a pointer.
+    unsafe { engine_or_diagnostics(result, diagnostics_json) }
+}
+
+/// The packs of a C array, copied.
+///
+/// # Safety
+///
+/// `packs` must be NULL or point to `count` readable `RxPack`s whose strings are NULL or
+/// NUL-terminated, valid for the call.
+unsafe fn pack_sources(
+    packs: *const RxPack,
+    count: usize,
+) -> Result<Vec<(String, String)>, Failure> {
+    let packs: &[RxPack] = if count == 0 {
+        &[]
+    } else if packs.is_null() {
+        return Err(Failure::Argument(format!(
+            "packs is NULL but count is {count}"
+        )));
+    } else {
+        // SAFETY: non-NULL, and the caller guarantees it points to `count` readable packs
+        // that stay valid for the call.
+        unsafe { std::slice::from_raw_parts(packs, count) }
+    };
+    let mut sources = Vec::with_capacity(packs.len());
+    for (i, pack) in packs.iter().enumerate() {
+        // SAFETY: the caller guarantees each pointer is NULL or a NUL-terminated string
+        // valid for the call; `str_arg` checks for NULL.
+        let name = unsafe { str_arg(pack.name, || format!("packs[{i}].name")) }?;
+        // SAFETY: as above.
+        let text = unsafe { str_arg(pack.text, || format!("packs[{i}].text")) }?;
+        sources.push((name.to_owned(), text.to_owned()));
+    }
+    Ok(sources)
+}
+
+/// The engine handed to C, or NULL with the diagnostics or the error written out.
+///
+/// # Safety
+///
+/// `diagnostics_json` must be NULL or valid for writing one pointer.
+unsafe fn engine_or_diagnostics(
+    result: Result<Engine, Failure>,
+    diagnostics_json: *mut *mut c_char,
+) -> *mut RxEngine {
     let (engine, diagnostics) = match result {
         Ok(engine) => (Box::into_raw(Box::new(RxEngine { engine })), None),
         Err(Failure::Diagnostics(lines)) => (ptr::null_mut(), Some(lines)),
@@ -106,6 +134,74 @@ pub unsafe extern "C" fn rxguard_engine_from_packs(
     // SAFETY: the caller guarantees `diagnostics_json` is NULL or valid for writing a pointer.
     unsafe { set_out(diagnostics_json, diagnostics) };
     engine
+}
+
+/// Site settings for `rxguard_engine_build`. Every field may be NULL: that setting is then not
+/// used. rxguard reads both during the call and keeps nothing of the caller's.
+#[repr(C)]
+pub struct RxOptions {
+    /// A site profile, as the text of its TOML file (rules disabled or re-graded, status
+    /// settings; see the project's docs).
+    pub profile_toml: *const c_char,
+    /// The path of a site's RxNorm relation table: RxNorm's `RXNREL.RRF`, or a CSV of
+    /// `descendant_rxcui,ingredient_rxcui` rows (an OMOP `concept_ancestor` export). Clinical
+    /// and branded drug codes then resolve to their ingredients.
+    pub rxnorm_path: *const c_char,
+}
+
+/// Compiles rule packs with a site's settings into an engine.
+///
+/// `packs` and `count` as for `rxguard_engine_from_packs`, except that `packs` NULL with `count`
+/// 0 means the packs bundled with rxguard. `options` may be NULL (no profile, no relation
+/// table). Returns the engine and sets `*diagnostics_json` to NULL, or returns NULL and sets it
+/// to JSON lines: the packs' diagnostics, or one line `{"error": "..."}` naming what is wrong
+/// with an argument, the profile or the relation table (its faulty lines, or why the file cannot
+/// be read).
+///
+/// # Safety
+///
+/// As for `rxguard_engine_from_packs`; `options` must be NULL or point to a readable
+/// `RxOptions` whose fields are NULL or NUL-terminated strings valid for the call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rxguard_engine_build(
+    packs: *const RxPack,
+    count: usize,
+    options: *const RxOptions,
+    diagnostics_json: *mut *mut c_char,
+) -> *mut RxEngine {
+    let result = catch(|| {
+        let mut builder = Engine::builder();
+        if !(packs.is_null() && count == 0) {
+            // SAFETY: the caller's guarantees on `packs` and `count`, passed on.
+            builder = builder.packs(unsafe { pack_sources(packs, count) }?);
+        }
+        // SAFETY: the caller guarantees `options` is NULL or readable for the call.
+        if let Some(options) = unsafe { options.as_ref() } {
+            if !options.profile_toml.is_null() {
+                // SAFETY: non-NULL, a NUL-terminated string valid for the call.
+                let text = unsafe { str_arg(options.profile_toml, || "profile_toml".into()) }?;
+                let profile = rxguard_core::profile::Profile::parse(text)
+                    .map_err(|e| Failure::Argument(e.to_string()))?;
+                builder = builder.profile(profile);
+            }
+            if !options.rxnorm_path.is_null() {
+                // SAFETY: as above.
+                let path = unsafe { str_arg(options.rxnorm_path, || "rxnorm_path".into()) }?;
+                let table =
+                    rxguard_core::patient::RxnormRelations::from_path(std::path::Path::new(path))
+                        .map_err(|e| Failure::Argument(format!("{path}: {e}")))?;
+                builder = builder.rxnorm(table);
+            }
+        }
+        builder.build().map_err(|e| match e {
+            rxguard_core::engine::BuildError::Packs(d) => {
+                Failure::Diagnostics(d.render_json_lines())
+            }
+            rxguard_core::engine::BuildError::Profile(e) => Failure::Argument(e.to_string()),
+        })
+    });
+    // SAFETY: the caller guarantees `diagnostics_json` is NULL or valid for writing a pointer.
+    unsafe { engine_or_diagnostics(result, diagnostics_json) }
 }
 
 /// Compiles the rule packs bundled with rxguard (CNS depressants, epilepsy, older adults,
@@ -393,6 +489,135 @@ mod tests {
         assert!(check(engine, c(PATIENT).as_ptr(), ptr::null()).is_ok());
         // SAFETY: a live engine, freed once.
         unsafe { rxguard_engine_free(engine) };
+    }
+
+    /// Builds with `rxguard_engine_build`: the engine, or the one diagnostics line.
+    fn build(packs: &[RxPack], options: Option<&RxOptions>) -> Result<*mut RxEngine, String> {
+        let mut diagnostics = ptr::dangling_mut::<c_char>();
+        let options = options.map_or(ptr::null(), |o| o as *const RxOptions);
+        let (packs, count) = match packs {
+            [] => (ptr::null(), 0),
+            p => (p.as_ptr(), p.len()),
+        };
+        // SAFETY: test pointers are NULL or valid for the call; `diagnostics` is writable.
+        let engine = unsafe { rxguard_engine_build(packs, count, options, &mut diagnostics) };
+        match (engine.is_null(), take(diagnostics)) {
+            (false, None) => Ok(engine),
+            (true, Some(d)) => Err(d),
+            other => panic!("exactly one of engine and diagnostics must be set: {other:?}"),
+        }
+    }
+
+    /// A 70-year-old on lorazepam and an entry known only by its RxNorm clinical drug code.
+    const CODED: &str = r#"{"id": "p1", "age": 70, "conditions": [], "labs": [], "medications": [
+      {"id": "m1", "text": "Tab 1 from the pharmacy", "rxnorm": "1049221", "route": "oral"},
+      {"id": "m2", "text": "Lorazepam 1 mg tablet", "dose": {"value": 1, "unit": "mg"},
+       "frequency": "bid", "route": "oral"}]}"#;
+
+    fn rules(engine: *const RxEngine, record: &str) -> Vec<String> {
+        let report = check(engine, c(record).as_ptr(), c("2026-11-01").as_ptr()).unwrap();
+        let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["rule"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_site_relation_table_resolves_drug_codes_through_the_c_api() {
+        // 1049221 is oxycodone 5 mg / acetaminophen 325 mg tablet; 7804 oxycodone, 161 acetaminophen.
+        let dir = std::env::temp_dir().join(format!("rxguard-ffi-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let table = dir.join("relations.csv");
+        std::fs::write(
+            &table,
+            "descendant_rxcui,ingredient_rxcui\n1049221,7804\n1049221,161\n",
+        )
+        .unwrap();
+        let path = c(table.to_str().unwrap());
+        let without = build(&[], None).unwrap();
+        assert!(!rules(without, CODED).contains(&"opioid_with_benzodiazepine_elderly".into()));
+        let options = RxOptions {
+            profile_toml: ptr::null(),
+            rxnorm_path: path.as_ptr(),
+        };
+        let with = build(&[], Some(&options)).unwrap();
+        let found = rules(with, CODED);
+        assert!(
+            found.contains(&"opioid_with_benzodiazepine_elderly".into()),
+            "{found:?}"
+        );
+        // SAFETY: live engines, each freed once.
+        unsafe {
+            rxguard_engine_free(without);
+            rxguard_engine_free(with);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_site_profile_applies_and_bad_settings_are_errors_that_name_them() {
+        let profile = c(concat!(
+            "name = \"Test site\"\nversion = \"1\"\n",
+            "[rules.baclofen_with_cns_depressant]\nenabled = false\n"
+        ));
+        let options = RxOptions {
+            profile_toml: profile.as_ptr(),
+            rxnorm_path: ptr::null(),
+        };
+        let engine = build(&[], Some(&options)).unwrap();
+        let found = rules(engine, PATIENT);
+        assert!(
+            !found.contains(&"baclofen_with_cns_depressant".into()),
+            "{found:?}"
+        );
+        let bundled = rxguard_engine_bundled();
+        let found = rules(bundled, PATIENT);
+        assert!(
+            found.contains(&"baclofen_with_cns_depressant".into()),
+            "{found:?}"
+        );
+        // SAFETY: live engines, each freed once.
+        unsafe {
+            rxguard_engine_free(engine);
+            rxguard_engine_free(bundled);
+        }
+        let error = |options: &RxOptions| -> String {
+            let line = build(&[], Some(options)).unwrap_err();
+            let value: serde_json::Value = serde_json::from_str(line.trim_end()).unwrap();
+            value["error"].as_str().unwrap().to_owned()
+        };
+        let missing = c("/nonexistent/relations.csv");
+        let e = error(&RxOptions {
+            profile_toml: ptr::null(),
+            rxnorm_path: missing.as_ptr(),
+        });
+        assert!(
+            e.starts_with("/nonexistent/relations.csv: cannot read"),
+            "{e}"
+        );
+        let bad =
+            c("name = \"Test site\"\nversion = \"1\"\n[rules.no_such_rule]\nenabled = false\n");
+        let e = error(&RxOptions {
+            profile_toml: bad.as_ptr(),
+            rxnorm_path: ptr::null(),
+        });
+        assert!(e.starts_with("site profile: "), "{e}");
+        assert!(e.contains("no_such_rule"), "{e}");
+        // Packs given to `rxguard_engine_build` compile as with `rxguard_engine_from_packs`.
+        let name = c("bad.rules");
+        let text = c("pack p \"p\" version \"1.0.0\"\nrule r { }\n");
+        let line = build(
+            &[RxPack {
+                name: name.as_ptr(),
+                text: text.as_ptr(),
+            }],
+            None,
+        )
+        .unwrap_err();
+        assert!(line.contains("\"file\":\"bad.rules\""), "{line}");
     }
 
     #[test]

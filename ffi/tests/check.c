@@ -140,6 +140,22 @@ int main(void) {
     CHECK(bad_engine == NULL && diagnostics != NULL);
     rxguard_string_free(diagnostics);
 
+    /* The bundled packs with a site profile; a relation table that is not there is an error. */
+    RxOptions options = {"name = \"Test site\"\nversion = \"1\"\n"
+                         "[rules.baclofen_with_cns_depressant]\nenabled = false\n",
+                         NULL};
+    diagnostics = NULL;
+    RxEngine *site = rxguard_engine_build(NULL, 0, &options, &diagnostics);
+    CHECK(site != NULL && diagnostics == NULL);
+    report = rxguard_check(site, PATIENT, AS_OF, &error);
+    CHECK(report != NULL && strstr(report, "baclofen_with_cns_depressant") == NULL);
+    rxguard_string_free(report);
+    rxguard_engine_free(site);
+    RxOptions missing = {NULL, "/nonexistent/relations.csv"};
+    site = rxguard_engine_build(NULL, 0, &missing, &diagnostics);
+    CHECK(site == NULL && diagnostics != NULL && strstr(diagnostics, "relations.csv") != NULL);
+    rxguard_string_free(diagnostics);
+
     /* Four threads checking with one engine at once. */
     pthread_t threads[THREADS];
     for (int i = 0; i < THREADS; i++) {
