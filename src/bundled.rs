@@ -22,4 +22,8 @@ pub const PACKS: &[(&str, &str)] = &[
         "rules/elderly.rules",
         include_str!("../rules/elderly.rules"),
     ),
+    (
+        "rules/cns_burden.rules",
+        include_str!("../rules/cns_burden.rules"),
+    ),
 ];

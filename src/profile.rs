@@ -8,7 +8,7 @@
 //! [rules.baclofen_with_antihypertensive]
 //! enabled = false            # handled by the blood-pressure protocol
 //!
-//! [rules.opioid_with_other_cns_depressant]
+//! [rules.tramadol_with_seizure_cofactor]
 //! severity = "major"
 //!
 //! [status]

@@ -42,11 +42,30 @@ fn r5_codeable_reference_medications_are_identified_by_concept_and_by_reference(
     let r = report("r5_codeable_reference_medications", "2026-11-01");
     assert!(r.unrecognized.is_empty(), "{:?}", r.unrecognized);
     // oxycodone (medication.concept) with lorazepam (medication.reference to a contained
-    // Medication): the opioid-benzodiazepine rule for a 76-year-old.
+    // Medication), with gabapentin: one CNS-depressant burden finding for a 76-year-old, in
+    // place of the opioid-benzodiazepine and opioid-gabapentinoid rules.
     let f = fired(&r);
-    assert!(f.contains(&"opioid_with_benzodiazepine_elderly"), "{f:?}");
+    assert!(f.contains(&"opioid_cns_depressant_burden"), "{f:?}");
+    let superseded: Vec<&str> = r.superseded.iter().map(|s| s.rule.as_str()).collect();
+    assert!(
+        superseded.contains(&"opioid_with_benzodiazepine_elderly"),
+        "{superseded:?}"
+    );
     // The R5 statement taking gabapentin counts; the one not taking zolpidem does not.
-    assert!(f.contains(&"opioid_with_gabapentinoid_elderly"), "{f:?}");
+    assert!(
+        superseded.contains(&"opioid_with_gabapentinoid_elderly"),
+        "{superseded:?}"
+    );
+    let burden = r
+        .findings
+        .iter()
+        .find(|f| f.rule == "opioid_cns_depressant_burden")
+        .unwrap();
+    assert!(
+        !burden.message.to_lowercase().contains("zolpidem"),
+        "{}",
+        burden.message
+    );
     let cns = r
         .findings
         .iter()
@@ -248,8 +267,8 @@ fn entries_sharing_an_id_are_both_read_and_a_renewed_drug_is_named_once() {
     let with = r
         .findings
         .iter()
-        .find(|f| f.rule == "baclofen_with_cns_depressant")
-        .expect("baclofen with lorazepam and oxycodone");
+        .find(|f| f.rule == "opioid_cns_depressant_burden")
+        .expect("oxycodone with baclofen and lorazepam: the CNS-depressant burden");
     // Both MedicationRequest/1 (baclofen and lorazepam) are there.
     let shared: Vec<&str> = with
         .medications

@@ -10,8 +10,8 @@ const PATIENT: &str = r#"{"id": "p", "age": 60, "conditions": [], "labs": [],
   "medications": [
     {"text": "Baclofen 10 mg tablet", "dose": {"value": 10, "unit": "mg"}, "frequency": "tid", "route": "oral"},
     {"text": "Lisinopril 10 mg tablet", "dose": {"value": 10, "unit": "mg"}, "frequency": "daily", "route": "oral"},
-    {"text": "Oxycodone 5 mg tablet", "dose": {"value": 5, "unit": "mg"}, "frequency": "q6h", "route": "oral"},
-    {"text": "Zolpidem 10 mg tablet", "dose": {"value": 10, "unit": "mg"}, "frequency": "qhs", "route": "oral"}
+    {"text": "Tramadol 50 mg tablet", "dose": {"value": 50, "unit": "mg"}, "frequency": "q6h", "route": "oral"},
+    {"text": "Sertraline 50 mg tablet", "dose": {"value": 50, "unit": "mg"}, "frequency": "daily", "route": "oral"}
   ]}"#;
 
 fn rules(engine: &Engine) -> Vec<(String, String)> {
@@ -47,8 +47,8 @@ fn a_profile_disables_and_regrades_and_is_named_in_findings() {
             .iter()
             .any(|(r, _)| r == "baclofen_with_antihypertensive")
     );
-    assert!(before.contains(&("opioid_with_other_cns_depressant".into(), "moderate".into())));
-    assert!(after.contains(&("opioid_with_other_cns_depressant".into(), "major".into())));
+    assert!(before.contains(&("tramadol_with_seizure_cofactor".into(), "moderate".into())));
+    assert!(after.contains(&("tramadol_with_seizure_cofactor".into(), "major".into())));
     let report = site
         .check_json(
             &mut Scratch::default(),

@@ -42,6 +42,7 @@ NALOXONE = "naloxone not on the list"
 HARM = {
     # Sedation and respiratory depression: the opioid boxed warning, FDA 2019 gabapentinoids,
     # the baclofen labels, Beers Table 5 (opioid + benzodiazepine or gabapentinoid).
+    "opioid_cns_depressant_burden": SEDATION,
     "cns_depressant_burden": SEDATION,
     "opioid_with_benzodiazepine": SEDATION,
     "opioid_with_benzodiazepine_elderly": SEDATION,
