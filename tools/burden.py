@@ -21,7 +21,7 @@ Usage:
     python3 tools/burden.py report.json [more.json ...]
     python3 tools/burden.py --show-duplicates 5 report.json   # also list five patients
 
-Standard library only.
+Standard library only. Its own tests: python3 tools/test_burden.py
 """
 
 import argparse
