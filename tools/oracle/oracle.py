@@ -28,21 +28,29 @@ The problems (each verdict is `yes`, `no`, or `unknown` when the record lacks wh
   in "patients with epilepsy, those with a history of seizures"; a resolved seizure disorder is a
   history of seizures).
 - `baclofen_egfr_below_60`: baclofen taken at 65 or older with the latest eGFR of the last 365
-  days below 60 mL/min/1.73 m2 (Beers 2023 Table 6, the only numeric baclofen threshold verified;
-  under 65 no threshold is decided, so `no`); no eGFR in that time: `unknown`.
+  days below 60 mL/min/1.73 m2, or on dialysis or in kidney failure (Beers 2023 Table 6, the only
+  numeric baclofen threshold verified; under 65 no threshold is decided, so `no`); no eGFR in that
+  time and no such condition: `unknown`.
+- The two Beers problems (`cns_three_or_more`, `baclofen_egfr_below_60`) are `no` in hospice or
+  palliative care, outside Beers' scope.
 
 "Taken" at as_of, as issue 9 item 4 and the design's status table say:
 
 - MedicationRequest: status active, on-hold (taking for interactions) or draft (being ordered
-  now); `intent` plan, proposal or option is not an order, so not taken. Its window is the
+  now: taken whatever its dates); `intent` plan, proposal or option is not an order, so not
+  taken. The window of an active or on-hold order is the
   dosage's `timing.repeat.boundsPeriod`, else `authoredOn` with no end; taken when
   start <= as_of <= end. An active or on-hold order with no end that started more than 365 days
   before as_of is history: no prescription stays valid that long (the horizon's default).
 - MedicationStatement: status active or on-hold (`intended` is not yet taken), window its
-  `effectivePeriod`, else `effectiveDateTime` with no end; no horizon (it states use, it is no
+  dosage's `timing.repeat.boundsPeriod`, else `effectivePeriod`, else `effectiveDateTime` with no
+  end; no horizon (it states use, it is no
   order).
 - Stopped, completed, cancelled, entered-in-error, not-taken, unknown statuses: not taken.
   (A MedicationRequest with no status is read as active.)
+- A Bundle with no MedicationRequest and no MedicationStatement does not say what is taken (an
+  empty list and a missing one look alike in a Bundle): each verdict is `unknown`, unless it is
+  false whatever is taken (under 65; a condition list that names no seizure).
 - A deceased patient (`deceasedBoolean` true, or `deceasedDateTime` on or before as_of) is not
   screened: the line says `deceased` and every verdict is `-`.
 
@@ -61,7 +69,15 @@ import sys
 from pathlib import Path
 
 from drugs import BRANDS, CLINICAL_DRUGS, INGREDIENTS
-from codes import EGFR_LOINC, SEIZURE_ICD10_PREFIXES, SEIZURE_SNOMED
+from codes import (
+    EGFR_LOINC,
+    END_OF_LIFE_ICD10_PREFIXES,
+    END_OF_LIFE_SNOMED,
+    KIDNEY_FAILURE_ICD10_PREFIXES,
+    KIDNEY_FAILURE_SNOMED,
+    SEIZURE_ICD10_PREFIXES,
+    SEIZURE_SNOMED,
+)
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 SNOMED = "http://snomed.info/sct"
@@ -157,12 +173,16 @@ def taken(res: dict, as_of: dt.date) -> bool:
             start, end = day(bounds.get("start")), day(bounds.get("end"))
         else:
             start, end = day(res.get("authoredOn")), None
-        if status != "draft" and end is None and start and start < as_of - dt.timedelta(HORIZON_DAYS):
+        if status == "draft":
+            return True
+        if end is None and start and start < as_of - dt.timedelta(HORIZON_DAYS):
             return False
     else:
         if status not in ("active", "on-hold"):
             return False
-        period = res.get("effectivePeriod")
+        dosage = (res.get("dosage") or [{}])[0]
+        bounds = ((dosage.get("timing") or {}).get("repeat") or {}).get("boundsPeriod")
+        period = bounds or res.get("effectivePeriod")
         if period:
             start, end = day(period.get("start")), day(period.get("end"))
         else:
@@ -170,24 +190,61 @@ def taken(res: dict, as_of: dt.date) -> bool:
     return (start is None or start <= as_of) and (end is None or as_of <= end)
 
 
-def seizure_condition(res: dict, as_of: dt.date) -> bool:
+def coded_condition(res: dict, as_of: dt.date, snomed, icd10_prefixes, active_only=False) -> bool:
     verification = ((res.get("verificationStatus") or {}).get("coding") or [{}])[0].get("code")
     if verification in ("refuted", "entered-in-error"):
+        return False
+    clinical = ((res.get("clinicalStatus") or {}).get("coding") or [{}])[0].get("code")
+    if active_only and clinical not in (None, "active", "recurrence", "relapse"):
         return False
     onset = day(res.get("onsetDateTime")) or day((res.get("onsetPeriod") or {}).get("start"))
     if onset and onset > as_of:
         return False
     for c in (res.get("code") or {}).get("coding") or []:
-        if c.get("system") == SNOMED and c.get("code") in SEIZURE_SNOMED:
+        if c.get("system") == SNOMED and c.get("code") in snomed:
             return True
         if c.get("system") == ICD10CM and any(
-            (c.get("code") or "").startswith(p) for p in SEIZURE_ICD10_PREFIXES
+            (c.get("code") or "").startswith(p) for p in icd10_prefixes
         ):
             return True
     return False
 
 
-def latest_egfr(observations, as_of: dt.date) -> float | None:
+def seizure_condition(res: dict, as_of: dt.date) -> bool:
+    return coded_condition(res, as_of, SEIZURE_SNOMED, SEIZURE_ICD10_PREFIXES)
+
+
+def end_of_life(res: dict, as_of: dt.date) -> bool:
+    return coded_condition(
+        res, as_of, END_OF_LIFE_SNOMED, END_OF_LIFE_ICD10_PREFIXES, active_only=True
+    )
+
+
+def kidney_failure(res: dict, as_of: dt.date) -> bool:
+    return coded_condition(
+        res, as_of, KIDNEY_FAILURE_SNOMED, KIDNEY_FAILURE_ICD10_PREFIXES, active_only=True
+    )
+
+
+def egfr_value(o: dict) -> tuple[float, float] | None:
+    """A result as the range it states: 48 is (48, 48), ">60" is (60, inf), "<15" is (0, 15)."""
+    value = (o.get("valueQuantity") or {}).get("value")
+    if value is not None:
+        comparator = (o.get("valueQuantity") or {}).get("comparator")
+        v = float(value)
+        if comparator in (">", ">="):
+            return (v, float("inf"))
+        if comparator in ("<", "<="):
+            return (0.0, v)
+        return (v, v)
+    m = re.fullmatch(r"\s*([<>])=?\s*(\d+(?:\.\d+)?)\s*", o.get("valueString") or "")
+    if m:
+        v = float(m.group(2))
+        return (v, float("inf")) if m.group(1) == ">" else (0.0, v)
+    return None
+
+
+def latest_egfr(observations, as_of: dt.date) -> tuple[float, float] | None:
     best = None
     for o in observations:
         if o.get("status") in ("cancelled", "entered-in-error"):
@@ -196,18 +253,43 @@ def latest_egfr(observations, as_of: dt.date) -> float | None:
         if not codes & EGFR_LOINC:
             continue
         when = day(o.get("effectiveDateTime")) or day((o.get("effectivePeriod") or {}).get("start")) or day(o.get("issued"))
-        value = (o.get("valueQuantity") or {}).get("value")
+        value = egfr_value(o)
         if when is None or value is None or when > as_of or when < as_of - dt.timedelta(LAB_WINDOW_DAYS):
             continue
         if best is None or when > best[0]:
-            best = (when, float(value))
+            best = (when, value)
     return best[1] if best else None
 
 
-def age_at(birth: dt.date | None, as_of: dt.date) -> int | None:
-    if birth is None:
+def age_at(birth: str | None, as_of: dt.date) -> tuple[int, int] | None:
+    """Completed years at as_of, as a range: a birth date of "1959" or "1959-04" gives two."""
+    if not birth:
         return None
-    return as_of.year - birth.year - ((as_of.month, as_of.day) < (birth.month, birth.day))
+    parts = [int(p) for p in re.findall(r"\d+", str(birth)[:10])]
+    if not parts:
+        return None
+    year, month, dd = (parts + [None, None])[:3]
+    def at(m: int, d: int) -> int:
+        return as_of.year - year - ((as_of.month, as_of.day) < (m, d))
+    if dd is not None:
+        return (at(month, dd), at(month, dd))
+    if month is not None:
+        return (at(month, 31), at(month, 1))
+    return (at(12, 31), at(1, 1))
+
+
+def all_of(*verdicts: str) -> str:
+    """Three-valued and: no if any is no, else unknown if any is unknown, else yes."""
+    if "no" in verdicts:
+        return "no"
+    return "unknown" if "unknown" in verdicts else "yes"
+
+
+def any_of(*verdicts: str) -> str:
+    """Three-valued or."""
+    if "yes" in verdicts:
+        return "yes"
+    return "unknown" if "unknown" in verdicts else "no"
 
 
 def verdict(bundle: dict, as_of: dt.date) -> dict:
@@ -218,8 +300,9 @@ def verdict(bundle: dict, as_of: dt.date) -> dict:
     if patient.get("deceasedBoolean") is True or (died and died <= as_of):
         out.update(screened="deceased", age="-", **{c: "-" for c in CATEGORIES}, evidence="")
         return out
-    age = age_at(day(patient.get("birthDate")), as_of)
+    age = age_at(patient.get("birthDate"), as_of)
     medications = {r.get("id"): r.get("code") or {} for r in res if r.get("resourceType") == "Medication"}
+    meds_given = any(r.get("resourceType") in ("MedicationRequest", "MedicationStatement") for r in res)
     drugs = set()
     for r in res:
         if r.get("resourceType") in ("MedicationRequest", "MedicationStatement") and taken(r, as_of):
@@ -228,38 +311,48 @@ def verdict(bundle: dict, as_of: dt.date) -> dict:
     opioids = sorted(d for d, k in classes.items() if "opioid" in k)
     benzos = sorted(d for d, k in classes.items() if "benzodiazepine" in k)
     cns = sorted(d for d, k in classes.items() if k & CNS_CLASSES)
-    conditions_given = any(r.get("resourceType") == "Condition" for r in res)
-    seizure = any(r.get("resourceType") == "Condition" and seizure_condition(r, as_of) for r in res)
-    evidence = []
+    conditions = [r for r in res if r.get("resourceType") == "Condition"]
 
-    def older(flag: bool) -> str:
-        if not flag:
-            return "no"
-        return "unknown" if age is None else ("yes" if age >= 65 else "no")
+    # Each fact as yes / no / unknown. A Bundle without any medication resource, or without any
+    # Condition, does not say what is taken or what is diagnosed (an empty list and a missing
+    # one look alike): the facts read from it are unknown, and a problem is decided only when
+    # its other facts already decide it.
+    def fact(flag: bool, given: bool = True) -> str:
+        return ("yes" if flag else "no") if given else "unknown"
+
+    def taking(flag: bool) -> str:
+        return fact(flag, meds_given)
+
+    def diagnosed(test) -> str:
+        return fact(any(test(c, as_of) for c in conditions), bool(conditions))
+
+    older = "unknown" if age is None else ("yes" if age[0] >= 65 else "no" if age[1] < 65 else "unknown")
+    egfr = latest_egfr([r for r in res if r.get("resourceType") == "Observation"], as_of)
+    low_egfr = "unknown" if egfr is None else ("yes" if egfr[1] < 60 else "no" if egfr[0] >= 60 else "unknown")
 
     out["screened"] = "yes"
-    out["age"] = "-" if age is None else str(age)
-    out["opioid_benzodiazepine"] = "yes" if opioids and benzos else "no"
-    if opioids and benzos:
+    out["age"] = "-" if age is None else (str(age[0]) if age[0] == age[1] else f"{age[0]}-{age[1]}")
+    out["opioid_benzodiazepine"] = taking(bool(opioids and benzos))
+    # Beers does not apply in hospice or palliative care: a recorded one sets its problems
+    # aside; one that the record cannot rule out leaves them standing.
+    def beers(problem: str) -> str:
+        return "no" if diagnosed(end_of_life) == "yes" else problem
+
+    out["cns_three_or_more"] = beers(all_of(older, taking(len(cns) >= 3)))
+    out["tramadol_seizure_disorder"] = all_of(taking("tramadol" in drugs), diagnosed(seizure_condition))
+    out["baclofen_egfr_below_60"] = beers(
+        all_of(older, taking("baclofen" in drugs), any_of(low_egfr, diagnosed(kidney_failure)))
+    )
+    evidence = []
+    if out["opioid_benzodiazepine"] == "yes":
         evidence.append("opioid_benzodiazepine:" + "+".join(opioids + benzos))
-    out["cns_three_or_more"] = older(len(cns) >= 3)
     if out["cns_three_or_more"] == "yes":
         evidence.append("cns_three_or_more:" + "+".join(cns))
-    if "tramadol" not in drugs:
-        out["tramadol_seizure_disorder"] = "no"
-    elif seizure:
-        out["tramadol_seizure_disorder"] = "yes"
+    if out["tramadol_seizure_disorder"] == "yes":
         evidence.append("tramadol_seizure_disorder:tramadol")
-    else:
-        # No Condition resource at all: the record does not say whether there is one.
-        out["tramadol_seizure_disorder"] = "no" if conditions_given else "unknown"
-    baclofen = older("baclofen" in drugs)
-    if baclofen == "yes":
-        egfr = latest_egfr([r for r in res if r.get("resourceType") == "Observation"], as_of)
-        baclofen = "unknown" if egfr is None else ("yes" if egfr < 60 else "no")
-        if baclofen == "yes":
-            evidence.append(f"baclofen_egfr_below_60:eGFR {egfr:g}")
-    out["baclofen_egfr_below_60"] = baclofen
+    if out["baclofen_egfr_below_60"] == "yes":
+        shown = "kidney failure" if egfr is None or low_egfr != "yes" else f"eGFR {egfr[0]:g}"
+        evidence.append(f"baclofen_egfr_below_60:{shown}")
     out["evidence"] = " ".join(evidence)
     return out
 

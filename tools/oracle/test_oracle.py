@@ -54,6 +54,25 @@ class Taking(unittest.TestCase):
         v = verdict(med("oxycodone", status="on-hold"), med("lorazepam", status="draft"))
         self.assertEqual(v["opioid_benzodiazepine"], "yes")
 
+    def test_a_draft_is_taken_whatever_its_dates(self):
+        later = {"start": "2026-11-04"}
+        v = verdict(med("oxycodone"), med("lorazepam", status="draft", bounds=later))
+        self.assertEqual(v["opioid_benzodiazepine"], "yes")
+        v = verdict(med("oxycodone"), med("lorazepam", bounds=later))
+        self.assertEqual(v["opioid_benzodiazepine"], "no")
+
+    def test_without_any_medication_resource_the_record_does_not_say(self):
+        v = verdict(condition("84757009"), egfr(40), birth="1940-01-01")
+        self.assertEqual({v[c] for c in oracle.CATEGORIES}, {"unknown"})
+
+    def test_without_medications_what_is_false_anyway_stays_false(self):
+        v = verdict(condition("38341003"), egfr(40), birth="1980-01-01")
+        self.assertEqual(v["opioid_benzodiazepine"], "unknown")
+        self.assertEqual(
+            (v["cns_three_or_more"], v["tramadol_seizure_disorder"], v["baclofen_egfr_below_60"]),
+            ("no", "no", "no"),
+        )
+
     def test_a_plan_is_no_order(self):
         v = verdict(med("oxycodone", intent="plan"), med("lorazepam"))
         self.assertEqual(v["opioid_benzodiazepine"], "no")
@@ -122,26 +141,56 @@ class Tramadol(unittest.TestCase):
         self.assertEqual(verdict(med("tramadol 50 MG"))["tramadol_seizure_disorder"], "unknown")
 
 
+HYPERTENSION = condition("38341003")
+
+
 class Baclofen(unittest.TestCase):
     def test_egfr_59_at_65_whatever_the_unit_text(self):
         v = verdict(med("Baclofen 10 MG Oral Tablet"), egfr(59, unit="mL/min"), birth="1960-01-01")
         self.assertEqual(v["baclofen_egfr_below_60"], "yes")
 
     def test_egfr_60(self):
-        v = verdict(med("Baclofen 10 MG Oral Tablet"), egfr(60), birth="1960-01-01")
+        v = verdict(med("Baclofen 10 MG Oral Tablet"), egfr(60), HYPERTENSION, birth="1960-01-01")
         self.assertEqual(v["baclofen_egfr_below_60"], "no")
 
+    def test_egfr_60_without_any_condition_leaves_dialysis_unknown(self):
+        v = verdict(med("Baclofen 10 MG Oral Tablet"), egfr(60), birth="1960-01-01")
+        self.assertEqual(v["baclofen_egfr_below_60"], "unknown")
+
+    def test_dialysis_whatever_the_egfr(self):
+        v = verdict(med("baclofen"), egfr(70), condition("Z99.2", oracle.ICD10CM), birth="1950-01-01")
+        self.assertEqual(v["baclofen_egfr_below_60"], "yes")
+        v = verdict(med("baclofen"), egfr(70), condition("105502003", clinical="resolved"), birth="1950-01-01")
+        self.assertEqual(v["baclofen_egfr_below_60"], "no")
+
+    def test_an_egfr_written_as_a_bound(self):
+        above = dict(egfr(0), valueString=">60")
+        del above["valueQuantity"]
+        v = verdict(med("baclofen"), above, HYPERTENSION, birth="1950-01-01")
+        self.assertEqual(v["baclofen_egfr_below_60"], "no")
+        below = dict(above, valueString="<15")
+        v = verdict(med("baclofen"), below, HYPERTENSION, birth="1950-01-01")
+        self.assertEqual(v["baclofen_egfr_below_60"], "yes")
+
     def test_the_latest_egfr_decides(self):
-        v = verdict(med("baclofen"), egfr(50, "2026-01-01"), egfr(70, "2026-06-01"), birth="1950-01-01")
+        v = verdict(med("baclofen"), egfr(50, "2026-01-01"), egfr(70, "2026-06-01"), HYPERTENSION, birth="1950-01-01")
         self.assertEqual(v["baclofen_egfr_below_60"], "no")
 
     def test_an_egfr_older_than_a_year_is_unknown(self):
-        v = verdict(med("baclofen"), egfr(40, "2025-10-31"), birth="1950-01-01")
+        v = verdict(med("baclofen"), egfr(40, "2025-10-31"), HYPERTENSION, birth="1950-01-01")
         self.assertEqual(v["baclofen_egfr_below_60"], "unknown")
 
     def test_under_65_no_threshold(self):
         v = verdict(med("baclofen"), egfr(40), birth="1990-01-01")
         self.assertEqual(v["baclofen_egfr_below_60"], "no")
+
+
+class Age(unittest.TestCase):
+    def test_a_birth_year_alone_is_a_range(self):
+        three = (med("oxycodone"), med("lorazepam"), med("sertraline 50 MG"))
+        self.assertEqual(verdict(*three, birth="1959")["cns_three_or_more"], "yes")  # 66-67
+        self.assertEqual(verdict(*three, birth="1961")["cns_three_or_more"], "unknown")  # 64-65
+        self.assertEqual(verdict(*three, birth="1962")["cns_three_or_more"], "no")  # 63-64
 
 
 class Identification(unittest.TestCase):
