@@ -314,7 +314,6 @@ fn no_medication_of_a_risk_class_is_unrecognized() {
 }
 
 #[test]
-#[ignore = "until the vocabulary lists the common ingredients outside the risk classes (issue 9 item 2)"]
 fn distinct_unrecognized_texts_are_under_5_percent() {
     let texts: BTreeSet<String> = bundles()
         .flat_map(|b| {

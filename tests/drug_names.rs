@@ -88,6 +88,47 @@ fn combination_products_resolve_to_every_ingredient() {
     }
 }
 
+/// Pack brands as Synthea writes them, with no ingredient in the text: each resolves to every
+/// ingredient its RxNorm pack name lists.
+#[test]
+fn contraceptive_pack_brands_resolve_to_every_ingredient() {
+    let engine = Engine::bundled().unwrap();
+    for (text, expected) in [
+        ("Camila 28 Day Pack", &["norethindrone"][..]),
+        ("Norinyl 1+50 28 Day Pack", &["mestranol", "norethindrone"]),
+        (
+            "Ortho Tri-Cyclen 28 Day Pack",
+            &["ethinyl_estradiol", "norgestimate"],
+        ),
+        (
+            "Estrostep Fe 28 Day Pack",
+            &["ethinyl_estradiol", "norethindrone", "ferrous_fumarate"],
+        ),
+        (
+            "Seasonique 91 Day Pack",
+            &["ethinyl_estradiol", "levonorgestrel"],
+        ),
+        ("Natazia 28 Day Pack", &["estradiol", "dienogest"]),
+        ("Mestranol / Norethynodrel", &["mestranol", "norethynodrel"]),
+        (
+            "insulin isophane, human 70 UNT/ML / insulin, regular, human 30 UNT/ML Injectable Suspension [Humulin]",
+            &["insulin_isophane", "insulin_regular"],
+        ),
+        (
+            "Insulin Lispro 100 UNT/ML Injectable Solution [Humalog]",
+            &["insulin_lispro"],
+        ),
+        ("Clindamycin 300mg", &["clindamycin"]),
+    ] {
+        let (mut names, unrecognized, _) = resolve(&engine, text, None);
+        let mut expected: Vec<&str> = expected.to_vec();
+        names.sort();
+        expected.sort();
+        assert_eq!(names, expected, "{text}");
+        assert!(!unrecognized, "{text}");
+    }
+}
+
 #[test]
 fn an_unknown_word_outside_the_brackets_is_still_reported() {
     let engine = Engine::bundled().unwrap();

@@ -224,6 +224,14 @@ impl MedIndex {
         // ("Diazepam 5 MG [Valium]", "... } Pack [Camila 28 Day]"): an unknown word there is no
         // unknown ingredient once the ingredients outside the brackets are known.
         let mut bracketed: Vec<String> = Vec::new();
+        // "Injectable Suspension", "suspension for injection": a suspension given by injection
+        // says nothing of the route (intramuscular or subcutaneous), and is never oral.
+        let injected = s.words.iter().any(|&(a, b)| {
+            matches!(
+                &s.lower[a..b],
+                "injectable" | "injection" | "inj" | "injector"
+            )
+        });
         let (mut depth, mut scanned) = (0i32, 0usize);
         let mut i = 0;
         while i < s.words.len() {
@@ -254,7 +262,9 @@ impl MedIndex {
             let (a, b) = s.words[i];
             let token = &s.lower[a..b];
             if let Some(route) = form_route(token) {
-                res.implied_route = res.implied_route.or(Some(route));
+                if !(injected && token == "suspension") {
+                    res.implied_route = res.implied_route.or(Some(route));
+                }
             } else if !is_noise(token) {
                 s.unknown_at.push(i);
                 if !by_code {
@@ -380,7 +390,10 @@ fn form_route(word: &str) -> Option<Route> {
         "nasal" | "intranasal" => Route::Nasal,
         "rectal" | "suppository" => Route::Rectal,
         "inhaler" | "inhalation" | "inhalant" | "nebulizer" => Route::Inhaled,
-        "topical" | "cream" | "ointment" | "gel" | "lotion" => Route::Topical,
+        // Eye and ear drops act where they are put: no rule here reads them as systemic.
+        "topical" | "cream" | "ointment" | "gel" | "lotion" | "ophthalmic" | "otic" => {
+            Route::Topical
+        }
         _ => return None,
     };
     Some(route)
@@ -413,6 +426,7 @@ const NOISE: &[&str] = &[
     "abuse",
     "acetate",
     "actuat",
+    "actuated",
     "actuation",
     "actuations",
     "ampoule",
@@ -424,6 +438,7 @@ const NOISE: &[&str] = &[
     "besylate",
     "bitartrate",
     "bp",
+    "breath",
     "bromide",
     "calcium",
     "cartridge",
@@ -438,6 +453,7 @@ const NOISE: &[&str] = &[
     "delayed",
     "deterrent",
     "dihydrate",
+    "dipropionate",
     "disintegrating",
     "dispersible",
     "dose",
@@ -451,6 +467,7 @@ const NOISE: &[&str] = &[
     "er",
     "extended",
     "film",
+    "free",
     "fumarate",
     "g",
     "generic",
@@ -460,6 +477,7 @@ const NOISE: &[&str] = &[
     "hour",
     "hours",
     "hr",
+    "human",
     "hyclate",
     "hydrobromide",
     "hydrochloride",
@@ -503,6 +521,7 @@ const NOISE: &[&str] = &[
     "potassium",
     "powder",
     "prefilled",
+    "preservative",
     "propionate",
     "pump",
     "release",
@@ -520,8 +539,10 @@ const NOISE: &[&str] = &[
     "troche",
     "unit",
     "units",
+    "unt",
     "usp",
     "vaginal",
+    "valerate",
     "vial",
     "w",
     "with",
@@ -620,6 +641,41 @@ mod tests {
             resolve("Lioresal 10 mg tablet").1.implied_route,
             Some(Route::Oral)
         );
+    }
+
+    #[test]
+    fn an_injected_suspension_is_not_oral_and_eye_drops_are_local() {
+        assert_eq!(
+            resolve("baclofen 10 MG/ML Injectable Suspension")
+                .1
+                .implied_route,
+            None
+        );
+        assert_eq!(
+            resolve("baclofen oral suspension 5 mg/5 mL")
+                .1
+                .implied_route,
+            Some(Route::Oral)
+        );
+        assert_eq!(
+            resolve("baclofen 1 MG/ML Ophthalmic Solution")
+                .1
+                .implied_route,
+            Some(Route::Topical)
+        );
+    }
+
+    #[test]
+    fn rxnorm_words_that_name_no_ingredient_are_no_leftovers() {
+        let (drugs, partial) = resolve(
+            "Breath-Actuated 120 ACTUAT baclofen dipropionate 100 UNT/ML Preservative-Free, human",
+        );
+        assert_eq!((drugs, partial.leftover), (vec![0], Vec::<String>::new()));
+    }
+
+    #[test]
+    fn the_noise_words_are_sorted_for_binary_search() {
+        assert!(NOISE.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]
