@@ -57,6 +57,7 @@ HARM = {
     # CDC 2022 Rec 8: an advice of its own (offer naloxone), not a second sedation card.
     "opioid_benzodiazepine_without_naloxone": NALOXONE,
     "bupropion_with_seizure_cofactor": SEIZURE,
+    "tramadol_and_bupropion_with_seizure_cofactor": SEIZURE,
     "tramadol_with_seizure_cofactor": SEIZURE,
     "baclofen_with_antihypertensive": HYPOTENSION,
     "baclofen_with_lithium": "baclofen with lithium",
