@@ -1,5 +1,6 @@
 //! Criterion benchmarks for rxguard: single-patient latency, batch throughput, parsing versus
-//! checking, compile time, and how compile and check scale with the number of rules.
+//! checking, compile time, how compile and check scale with the number of rules, and how one
+//! check scales with the length of a record (renewals of one order).
 //!
 //! Run everything with `cargo bench --bench engine`, one group with
 //! `cargo bench --bench engine -- batch`. See `benches/README.md`.
@@ -502,12 +503,51 @@ fn scaling(c: &mut Criterion) {
     group.finish();
 }
 
+/// One patient whose record holds `n` renewals of one order, as a long history exports them:
+/// the merging of duplicate therapies and the daily-dose sums must stay linear in `n`.
+fn renewals_patient(n: usize) -> String {
+    let entry = |i: usize| {
+        format!(
+            r#"{{"id": "m{i}", "text": "Baclofen 10 mg tablet", "dose": {{"value": 10, "unit": "mg"}}, "frequency": "tid", "route": "oral", "status": "active", "start": "2026-10-01", "source": "request"}}"#
+        )
+    };
+    let meds: Vec<String> = (0..n).map(entry).collect();
+    format!(
+        r#"{{"id": "renewals-{n}", "age": 70, "conditions": [], "labs": [], "medications": [{}]}}"#,
+        meds.join(",")
+    )
+}
+
+fn medications_scaling(c: &mut Criterion) {
+    let engine = bundled();
+    let as_of = as_of();
+    let mut group = c.benchmark_group("scaling/medications");
+    group
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .measurement_time(Duration::from_secs(5));
+    for n in [1_000, 10_000, 50_000] {
+        let line = renewals_patient(n);
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(n), &line, |b, line| {
+            let mut scratch = Scratch::default();
+            b.iter(|| {
+                engine
+                    .check_json(&mut scratch, black_box(line), as_of)
+                    .expect("checks")
+            });
+        });
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     single_patient,
     batch,
     parse_vs_check,
     compile,
-    scaling
+    scaling,
+    medications_scaling
 );
 criterion_main!(benches);

@@ -126,6 +126,89 @@ fn hostile_patient_records_are_rejected_not_fatal() {
     }
 }
 
+/// A baclofen order renewed 50,000 times, each entry alike: the daily dose is the sum of every
+/// order (two orders alike are two therapies), the message stays one line, and the
+/// merging of duplicate therapies is linear (a pairwise merge took minutes on this record).
+#[test]
+fn fifty_thousand_renewals_are_summed_and_named_once() {
+    let engine = Engine::bundled().unwrap();
+    let entry = |i: usize| {
+        format!(
+            r#"{{"id": "m{i}", "text": "Baclofen 10 mg tablet", "dose": {{"value": 10, "unit": "mg"}}, "frequency": "tid", "route": "oral", "status": "active", "start": "2026-10-01", "source": "request"}}"#
+        )
+    };
+    let meds: Vec<String> = (0..50_001).map(entry).collect();
+    let record = format!(
+        r#"{{"id": "renewed", "age": 50, "conditions": [], "labs": [], "medications": [{}]}}"#,
+        meds.join(",")
+    );
+    let report = engine
+        .check_json(
+            &mut Scratch::default(),
+            &record,
+            Date::parse("2026-11-01").unwrap(),
+        )
+        .unwrap();
+    let max = report
+        .findings
+        .iter()
+        .find(|f| f.rule == "baclofen_oral_above_max_dose")
+        .expect("50,001 orders of 30 mg a day exceed 80 mg a day");
+    let daily = max.facts.iter().find(|f| f.fact == "daily_dose").unwrap();
+    assert_eq!(daily.value, "1500030");
+    assert!(max.message.len() < 200, "{}", max.message);
+    assert_eq!(max.medications.len(), 50_001);
+}
+
+/// A statement of use mirrors one order, not every order alike: two orders of 10 mg three times
+/// a day and one statement of the same are 60 mg a day, whatever their order in the record.
+#[test]
+fn a_statement_mirrors_one_order_only() {
+    let engine = Engine::bundled().unwrap();
+    let entry = |id: &str, source: &str| {
+        format!(
+            r#"{{"id": "{id}", "text": "Baclofen 10 mg tablet", "dose": {{"value": 10, "unit": "mg"}}, "frequency": "tid", "route": "oral", "status": "active", "start": "2026-10-01", "source": "{source}"}}"#
+        )
+    };
+    for order in [["r1", "s1", "r2"], ["s1", "r1", "r2"], ["r1", "r2", "s1"]] {
+        let meds: Vec<String> = order
+            .iter()
+            .map(|id| {
+                entry(
+                    id,
+                    if id.starts_with('s') {
+                        "statement"
+                    } else {
+                        "request"
+                    },
+                )
+            })
+            .collect();
+        let record = format!(
+            r#"{{"id": "p", "age": 50, "conditions": [], "labs": [], "medications": [{}]}}"#,
+            meds.join(",")
+        );
+        let mut scratch = Scratch::default();
+        engine
+            .check_json(&mut scratch, &record, Date::parse("2026-11-01").unwrap())
+            .unwrap();
+        let baclofen = engine
+            .graph()
+            .program
+            .drugs
+            .iter()
+            .position(|d| d.name == "baclofen")
+            .unwrap();
+        let total = rxguard::eval::predicates::daily_dose(
+            &scratch.facts,
+            baclofen,
+            rxguard::route::Route::Oral,
+            scratch.facts.as_of,
+        );
+        assert_eq!(total, Some(60.0), "{order:?}");
+    }
+}
+
 #[test]
 fn date_arithmetic_in_rules_cannot_overflow() {
     let text = "pack p \"P\" version \"1\"\nrule r {\n  severity minor\n  when as_of - 36500 days < 2026-01-01 and 2026-01-01 + 36500 days > as_of\n  summary \"s\"\n  message \"m\"\n  cite \"c\"\n}\n";

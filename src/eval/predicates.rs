@@ -97,7 +97,7 @@ fn labs_in_window(f: &PatientFacts, lab: LabId, window: i64) -> impl Iterator<It
 }
 
 /// Entries of ingredient `d` (any route) that are visible.
-pub fn entries_of(f: &PatientFacts, d: DrugId) -> impl Iterator<Item = &MedFact> {
+pub fn entries_of(f: &PatientFacts, d: DrugId) -> impl Iterator<Item = &MedFact> + Clone {
     f.meds
         .iter()
         .filter(move |m| m.state != EntryState::Invisible && f.drugs_of(m).contains(&d))
@@ -135,10 +135,7 @@ pub fn daily_dose(f: &PatientFacts, d: DrugId, r: Route, date: Date) -> Option<f
     let drafts = relevant().any(|m| m.draft);
     let included = |m: &&MedFact| !drafts || m.draft;
     let mut total = 0.0;
-    for (i, m) in relevant().filter(included).enumerate() {
-        if relevant().filter(included).take(i).any(|p| mirrors(p, m)) {
-            continue;
-        }
+    for m in Therapies::new(relevant().filter(included)) {
         match f.dose_of(m, d).daily {
             DailyDose::Known(mg) => total += mg,
             DailyDose::NotGiven | DailyDose::Unknown(_) => return None,
@@ -147,30 +144,59 @@ pub fn daily_dose(f: &PatientFacts, d: DrugId, r: Route, date: Date) -> Option<f
     Some(total)
 }
 
-/// One therapy recorded twice: a statement of use mirroring an order, with the same dose, unit
-/// and frequency. Two orders are two therapies, even when they are alike.
-fn mirrors(a: &MedFact, b: &MedFact) -> bool {
-    use crate::patient::EntrySource::{Request, Statement};
-    a.dose_key == b.dose_key
-        && matches!(
-            (a.source, b.source),
-            (Some(Request), Some(Statement)) | (Some(Statement), Some(Request))
-        )
+/// The entries of one therapy each: a statement of use that mirrors an earlier order (or an
+/// order that mirrors an earlier statement) is skipped, each entry mirroring at most one other,
+/// so two orders and one statement alike are two therapies. Linear in the entries: the pairs
+/// are counted by dose key, and only when both orders and statements are present.
+struct Therapies<'a, I: Iterator<Item = &'a MedFact>> {
+    entries: I,
+    /// Per dose key, the orders and the statements not yet paired.
+    unpaired: Option<std::collections::HashMap<u64, (u32, u32)>>,
+}
+
+impl<'a, I: Iterator<Item = &'a MedFact> + Clone> Therapies<'a, I> {
+    fn new(entries: I) -> Self {
+        use crate::patient::EntrySource::{Request, Statement};
+        let has = |s| entries.clone().any(|m: &MedFact| m.source == Some(s));
+        let unpaired = (has(Request) && has(Statement)).then(std::collections::HashMap::new);
+        Therapies { entries, unpaired }
+    }
+}
+
+impl<'a, I: Iterator<Item = &'a MedFact>> Iterator for Therapies<'a, I> {
+    type Item = &'a MedFact;
+
+    fn next(&mut self) -> Option<&'a MedFact> {
+        use crate::patient::EntrySource::{Request, Statement};
+        loop {
+            let m = self.entries.next()?;
+            let Some(unpaired) = self.unpaired.as_mut() else {
+                return Some(m);
+            };
+            let (requests, statements) = unpaired.entry(m.dose_key).or_default();
+            let (own, other) = match m.source {
+                Some(Request) => (requests, statements),
+                Some(Statement) => (statements, requests),
+                None => return Some(m),
+            };
+            if *other > 0 {
+                *other -= 1;
+                continue;
+            }
+            *own += 1;
+            return Some(m);
+        }
+    }
 }
 
 /// The entries [`daily_dose`] sums on `date` (duplicates merged), for provenance.
 pub fn dose_entries(f: &PatientFacts, d: DrugId, r: Route, date: Date) -> Vec<&MedFact> {
-    let relevant: Vec<&MedFact> = entries_of(f, d)
-        .filter(|m| taken_on(m, date, f.as_of) != Tri::False && m.route == Some(r))
-        .collect();
-    let drafts = relevant.iter().any(|m| m.draft);
-    let mut out: Vec<&MedFact> = Vec::new();
-    for m in relevant.into_iter().filter(|m| !drafts || m.draft) {
-        if !out.iter().any(|p| mirrors(p, m)) {
-            out.push(m);
-        }
-    }
-    out
+    let relevant = || {
+        entries_of(f, d)
+            .filter(move |m| taken_on(m, date, f.as_of) != Tri::False && m.route == Some(r))
+    };
+    let drafts = relevant().any(|m| m.draft);
+    Therapies::new(relevant().filter(move |m| !drafts || m.draft)).collect()
 }
 
 fn route_is(f: &PatientFacts, d: DrugId, r: Route) -> Tri {
