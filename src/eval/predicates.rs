@@ -46,10 +46,7 @@ pub fn leaf(node: &Node, f: &PatientFacts, v: &Vocabulary, on: Option<Value>) ->
                 Some(Value::Date(d)) => d,
                 Some(_) => return Value::Unknown,
             };
-            meds(f, || {
-                daily_dose(f, d, r, date)
-                    .map_or(Value::Unknown, |mg| Value::Num(Interval::point(mg)))
-            })
+            meds(f, || Value::Num(daily_dose_range(f, d, r, date)))
         }
         Node::RouteIs(d, r) => meds(f, || Value::Bool(route_is(f, d, r))),
         Node::Stopped(d, r, window) => meds(f, || Value::Bool(stopped(f, d, r, window))),
@@ -121,27 +118,44 @@ fn taken_on(m: &MedFact, date: Date, as_of: Date) -> Tri {
 }
 
 /// The summed daily dose in mg/day of ingredient `d` by route `r` on `date`, after merging
-/// duplicates of one therapy; `None` when some entry that counts has an unknown dose or route.
+/// duplicates of one therapy; `None` when some entry that might count has an unknown dose, route
+/// or dates.
 pub fn daily_dose(f: &PatientFacts, d: DrugId, r: Route, date: Date) -> Option<f64> {
+    let (sum, uncertain) = dose_sum(f, d, r, date);
+    (!uncertain).then_some(sum)
+}
+
+/// The daily dose as the range the record allows: the sum of the known doses, or, when an entry
+/// that might count has an unknown dose, route or dates, at least that sum (a dose is never
+/// negative). So the known doses alone can already exceed a limit; they can never show that a
+/// total stays under one.
+pub fn daily_dose_range(f: &PatientFacts, d: DrugId, r: Route, date: Date) -> Interval {
+    match dose_sum(f, d, r, date) {
+        (sum, false) => Interval::point(sum),
+        (sum, true) => Interval::closed(sum, f64::INFINITY),
+    }
+}
+
+/// The known doses summed, and whether some entry that might count is not known.
+fn dose_sum(f: &PatientFacts, d: DrugId, r: Route, date: Date) -> (f64, bool) {
     let counted = |m: &MedFact| taken_on(m, date, f.as_of);
     // Entries by another known route never count; one whose route or dates are unknown might.
     let relevant = || {
         entries_of(f, d)
             .filter(move |m| m.route.is_none_or(|route| route == r) && counted(m) != Tri::False)
     };
-    if relevant().any(|m| counted(m) == Tri::Unknown || m.route.is_none()) {
-        return None;
-    }
+    let mut uncertain = relevant().any(|m| counted(m) == Tri::Unknown || m.route.is_none());
     let drafts = relevant().any(|m| m.draft);
     let included = |m: &&MedFact| !drafts || m.draft;
+    let sure = |m: &&MedFact| counted(m) == Tri::True && m.route == Some(r);
     let mut total = 0.0;
-    for m in Therapies::new(relevant().filter(included)) {
+    for m in Therapies::new(relevant().filter(included).filter(sure)) {
         match f.dose_of(m, d).daily {
             DailyDose::Known(mg) => total += mg,
-            DailyDose::NotGiven | DailyDose::Unknown(_) => return None,
+            DailyDose::NotGiven | DailyDose::Unknown(_) => uncertain = true,
         }
     }
-    Some(total)
+    (total, uncertain)
 }
 
 /// The entries of one therapy each: a statement of use that mirrors an earlier order (or an

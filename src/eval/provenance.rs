@@ -262,7 +262,10 @@ impl Cx<'_> {
                         }
                     })
                     .unwrap_or(self.f.as_of);
-                if let Value::Num(x) = v {
+                // A dose the record says nothing of ("at least 0") is no fact to show.
+                if let Value::Num(x) = v
+                    && !(x.lo == 0.0 && x.hi.is_infinite())
+                {
                     let summed = predicates::dose_entries(self.f, d, r, date);
                     let entries: Vec<EntryRef> = summed.iter().map(|m| self.entry(m)).collect();
                     let about = format!("{} ({})", p.drugs[d].name, r.name());
