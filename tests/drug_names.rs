@@ -166,3 +166,159 @@ fn strengths_go_to_their_own_ingredient() {
     let (_, _, doses) = resolve(&engine, "Norco 10-325", Some((10.0, "mg", "q6h")));
     assert_eq!(doses, [None, None]);
 }
+
+/// Brands that name their ingredients nowhere in the text: each resolves to every ingredient it
+/// holds, and to nothing else.
+#[test]
+fn brands_resolve_to_every_ingredient_they_hold() {
+    let engine = Engine::bundled().unwrap();
+    for (text, expected) in [
+        (
+            "Bactrim DS 800-160 mg tablet",
+            &["sulfamethoxazole", "trimethoprim"][..],
+        ),
+        (
+            "Fioricet capsule",
+            &["butalbital", "acetaminophen", "caffeine"],
+        ),
+        (
+            "Esgic 50-325-40",
+            &["butalbital", "acetaminophen", "caffeine"],
+        ),
+        (
+            "Tussionex Pennkinetic 5 mL",
+            &["hydrocodone", "chlorpheniramine"],
+        ),
+        ("Tussionex suspension", &["hydrocodone", "chlorpheniramine"]),
+        ("Tuxarin ER 54.3-8 mg", &["codeine", "chlorpheniramine"]),
+        ("Valtoco 10 mg", &["diazepam"]),
+        ("Nayzilam 5 mg", &["midazolam"]),
+        ("Diastat AcuDial 10 mg", &["diazepam"]),
+        ("Diastat 2.5 mg", &["diazepam"]),
+        ("Klonopin wafers 0.5 mg", &["clonazepam"]),
+        ("Klonopin 1 mg wafer", &["clonazepam"]),
+        ("Zolpimist 5 mg", &["zolpidem"]),
+        ("Tylenol PM caplet", &["acetaminophen", "diphenhydramine"]),
+        (
+            "NyQuil 30 mL",
+            &["acetaminophen", "dextromethorphan", "doxylamine"],
+        ),
+        (
+            "Vicks NyQuil",
+            &["acetaminophen", "dextromethorphan", "doxylamine"],
+        ),
+        ("Unisom SleepTabs 25 mg", &["doxylamine"]),
+        ("Unisom SleepGels 50 mg", &["diphenhydramine"]),
+        ("Unisom SleepMelts", &["diphenhydramine"]),
+        ("Unisom PM Pain", &["acetaminophen", "diphenhydramine"]),
+        ("Dramamine 50 mg", &["dimenhydrinate"]),
+        ("Dramamine Less Drowsy 25 mg", &["meclizine"]),
+        ("Xtampza ER 13.5 mg", &["oxycodone"]),
+        ("Duramorph 1 mg/mL", &["morphine"]),
+        ("Aristada 882 mg", &["aripiprazole"]),
+        ("Aristada Initio 675 mg", &["aripiprazole"]),
+        ("Lybalvi 10-10 mg", &["olanzapine", "samidorphan"]),
+        (
+            "olanzapine and samidorphan L-malate tablet",
+            &["olanzapine", "samidorphan"],
+        ),
+        ("Caplyta 42 mg", &["lumateperone"]),
+        ("Chantix 1 mg", &["varenicline"]),
+        ("Chantix 0.5 mg tablet", &["varenicline"]),
+        ("meropenem 1 g", &["meropenem"]),
+        ("Merrem 1 g IV", &["meropenem"]),
+        ("Merrem I.V. 500 mg", &["meropenem"]),
+        ("daridorexant 50 mg", &["daridorexant"]),
+        ("Quviviq 25 mg", &["daridorexant"]),
+        ("droperidol 0.625 mg", &["droperidol"]),
+        ("remifentanil 1 mg", &["remifentanil"]),
+        ("Ultiva 1 mg", &["remifentanil"]),
+        ("Librax capsule", &["chlordiazepoxide", "clidinium"]),
+        ("Limbitrol DS", &["chlordiazepoxide", "amitriptyline"]),
+        ("Limbitrol 5-12.5", &["chlordiazepoxide", "amitriptyline"]),
+        ("Contrave 8-90 mg", &["naltrexone", "bupropion"]),
+        ("Auvelity 45-105 mg", &["dextromethorphan", "bupropion"]),
+        ("Symbyax 6-25 mg", &["olanzapine", "fluoxetine"]),
+        ("Cobenfy 50-20 mg", &["xanomeline", "trospium"]),
+        ("Norgesic", &["orphenadrine", "aspirin", "caffeine"]),
+        ("Lorcet 10-325", &["hydrocodone", "acetaminophen"]),
+        ("Lorcet Plus", &["hydrocodone", "acetaminophen"]),
+        ("Lorcet HD", &["hydrocodone", "acetaminophen"]),
+        ("Apadaz 6.12-325 mg", &["benzhydrocodone", "acetaminophen"]),
+        ("Seglentis 56-44 mg", &["celecoxib", "tramadol"]),
+    ] {
+        let (mut names, unrecognized, _) = resolve(&engine, text, None);
+        let mut expected: Vec<&str> = expected.to_vec();
+        names.sort();
+        expected.sort();
+        assert_eq!(names, expected, "{text}");
+        assert!(!unrecognized, "{text}");
+    }
+}
+
+/// "Unisom" names two products of different ingredients (SleepTabs are doxylamine, SleepGels
+/// diphenhydramine): alone it is reported, not guessed.
+#[test]
+fn a_brand_name_shared_by_different_ingredients_is_not_guessed() {
+    let engine = Engine::bundled().unwrap();
+    let (names, unrecognized, _) = resolve(&engine, "Unisom 25 mg at bedtime", None);
+    assert!(names.is_empty(), "{names:?}");
+    assert!(unrecognized);
+}
+
+/// Order words of form and administration leave no word over.
+#[test]
+fn administration_words_are_no_leftovers() {
+    let engine = Engine::bundled().unwrap();
+    for (text, expected) in [
+        ("meropenem 1 g IV infusion", "meropenem"),
+        ("morphine 2 mg IV", "morphine"),
+        (
+            "clonazepam 0.25 mg orally disintegrating wafer",
+            "clonazepam",
+        ),
+        ("Suboxone 8 mg-2 mg sublingual strip", "buprenorphine"),
+        ("buprenorphine 8 MG Sublingual Strips", "buprenorphine"),
+        ("EpiPen 0.3 mg auto-injector", "epinephrine"),
+        ("hydrocodone polistirex 10 mg/5 mL", "hydrocodone"),
+        ("aripiprazole lauroxil 441 mg", "aripiprazole"),
+    ] {
+        let (names, unrecognized, _) = resolve(&engine, text, None);
+        assert!(names.iter().any(|n| n == expected), "{text}: {names:?}");
+        assert!(!unrecognized, "{text}");
+    }
+}
+
+/// The route of an entry whose record writes none.
+fn implied_route(engine: &Engine, text: &str) -> Option<rxguard::route::Route> {
+    let record = format!(
+        r#"{{"id": "p", "age": 50, "conditions": [], "labs": [], "medications": [{{"id": "m1", "text": {}}}]}}"#,
+        serde_json::to_string(text).unwrap()
+    );
+    let mut scratch = Scratch::default();
+    engine
+        .check_json(&mut scratch, &record, Date::parse("2026-11-01").unwrap())
+        .unwrap();
+    scratch.facts.meds[0].route
+}
+
+#[test]
+fn brands_of_one_route_imply_it() {
+    use rxguard::route::Route;
+    let engine = Engine::bundled().unwrap();
+    for (text, route) in [
+        ("Valtoco 10 mg", Some(Route::Nasal)),
+        ("Nayzilam 5 mg", Some(Route::Nasal)),
+        ("Diastat AcuDial 10 mg", Some(Route::Rectal)),
+        ("Diastat 2.5 mg", Some(Route::Rectal)),
+        ("Zolpimist 5 mg", Some(Route::Oral)),
+        ("Aristada 882 mg", Some(Route::Intramuscular)),
+        ("Ultiva 1 mg", Some(Route::Intravenous)),
+        // Duramorph is given intravenously, epidurally or intrathecally: no one route.
+        ("Duramorph 1 mg/mL", None),
+        // Valium tablets, Abilify tablets: the brand alone says nothing of the route.
+        ("Valium 5 mg", None),
+    ] {
+        assert_eq!(implied_route(&engine, text), route, "{text}");
+    }
+}
