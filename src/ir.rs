@@ -251,6 +251,9 @@ pub struct RuleDef {
     pub span: Span,
     /// Turned off by a site profile: never evaluated.
     pub disabled: bool,
+    /// Withheld by a site profile: evaluated, supersedes as usual, but its finding is listed as
+    /// withheld instead of shown.
+    pub withheld: bool,
 }
 
 /// A message with `{...}` holes.

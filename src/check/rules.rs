@@ -295,5 +295,6 @@ fn placeholder(pack: PackId, rule: &RuleDecl) -> RuleDef {
         overrides: Vec::new(),
         span: rule.span,
         disabled: false,
+        withheld: false,
     }
 }
