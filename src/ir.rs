@@ -295,6 +295,9 @@ pub struct RuleDef {
     pub span: Span,
     /// Turned off by a site profile: never evaluated.
     pub disabled: bool,
+    /// Withheld by a site profile: evaluated, supersedes as usual, but its finding is listed as
+    /// withheld instead of shown.
+    pub withheld: bool,
     /// The tables its conditions read, in order of first use.
     pub tables: Vec<TableId>,
 }

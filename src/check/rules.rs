@@ -297,6 +297,7 @@ fn placeholder(pack: PackId, rule: &RuleDecl) -> RuleDef {
         overrides: Vec::new(),
         span: rule.span,
         disabled: false,
+        withheld: false,
         tables: Vec::new(),
     }
 }

@@ -40,9 +40,21 @@ pub fn report(g: &RuleGraph, scratch: &mut Scratch, patient: &Patient<'_>) -> Pa
         unrecognized_conditions: Vec::new(),
         notes: Vec::new(),
         superseded: Vec::new(),
+        withheld: Vec::new(),
     };
     for &r in evaluated.iter() {
         match outcomes.get(memo.generation, r) {
+            Outcome::Fired(severity) if g.program.rules[r].withheld => {
+                report.withheld.push(Withheld {
+                    rule: g.program.rules[r].name.clone(),
+                    severity,
+                    profile: g
+                        .program
+                        .profile
+                        .as_ref()
+                        .map_or_else(String::new, |p| p.name.clone()),
+                })
+            }
             Outcome::Fired(severity) => report.findings.push(cx.finding(memo, r, severity)),
             Outcome::DataGap => report.data_gaps.push(cx.gap(memo, r)),
             Outcome::Superseded(by) => report.superseded.push(Superseded {
