@@ -298,16 +298,29 @@ impl Explainer<'_> {
                 continue;
             }
             let mut step = self.step(body);
-            let quantity = table.and_then(|t| t.get(*drug)).map_or_else(String::new, |v| {
-                let unit = table.map_or("", |t| t.dimension.canonical_unit());
-                format!(", {}[{}] = {} {unit}", q.domain, q.var, crate::value::format_number(v))
-            });
-            step.expr = format!("[{} = {}{quantity}] {}", q.var, p.drugs[*drug].name, step.expr);
+            let quantity = table
+                .and_then(|t| t.get(*drug))
+                .map_or_else(String::new, |v| {
+                    let unit = table.map_or("", |t| t.dimension.canonical_unit());
+                    format!(
+                        ", {}[{}] = {} {unit}",
+                        q.domain,
+                        q.var,
+                        crate::value::format_number(v)
+                    )
+                });
+            step.expr = format!(
+                "[{} = {}{quantity}] {}",
+                q.var, p.drugs[*drug].name, step.expr
+            );
             parts.push(step);
         }
         if absent > 0 {
             parts.push(Step {
-                expr: format!("[{} = the {absent} other ingredients of {}]", q.var, q.domain),
+                expr: format!(
+                    "[{} = the {absent} other ingredients of {}]",
+                    q.var, q.domain
+                ),
                 value: "false".into(),
                 read: vec!["not in the patient's medication entries".into()],
                 unknown_because: None,

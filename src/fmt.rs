@@ -600,11 +600,17 @@ mod tests {
             parts.join(" or ")
         );
         let formatted = format(&text);
-        assert!(formatted.lines().all(|l| l.chars().count() <= MAX_WIDTH), "{formatted}");
+        assert!(
+            formatted.lines().all(|l| l.chars().count() <= MAX_WIDTH),
+            "{formatted}"
+        );
         assert_eq!(format(&formatted), formatted);
         assert_eq!(tokens(&formatted), tokens(&text));
         assert_eq!(comments(&formatted), comments(&text));
-        assert!(formatted.contains("\n             and age > 3  # why\n"), "{formatted}");
+        assert!(
+            formatted.contains("\n             and age > 3  # why\n"),
+            "{formatted}"
+        );
         let unbreakable = format!("rule r {{\n  when       taking({})\n}}\n", "x".repeat(120));
         assert_eq!(format(&unbreakable), unbreakable);
     }

@@ -56,27 +56,26 @@ impl Checker<'_> {
             );
         }
         for entry in &decl.entries {
-            let drug = match self.lookup(pack, &entry.drug, "a drug", |d| {
-                matches!(d, Decl::Drug(_))
-            }) {
-                Some(Decl::Drug(d)) => Some(d),
-                Some(other) => {
-                    self.error(
-                        Diagnostic::error(
-                            "E013",
-                            entry.drug.span,
-                            format!(
-                                "`{}` is {}; a table entry names one ingredient",
-                                entry.drug.name,
-                                other.kind()
-                            ),
-                        )
-                        .with_help("list the class's drugs one per line"),
-                    );
-                    None
-                }
-                None => None,
-            };
+            let drug =
+                match self.lookup(pack, &entry.drug, "a drug", |d| matches!(d, Decl::Drug(_))) {
+                    Some(Decl::Drug(d)) => Some(d),
+                    Some(other) => {
+                        self.error(
+                            Diagnostic::error(
+                                "E013",
+                                entry.drug.span,
+                                format!(
+                                    "`{}` is {}; a table entry names one ingredient",
+                                    entry.drug.name,
+                                    other.kind()
+                                ),
+                            )
+                            .with_help("list the class's drugs one per line"),
+                        );
+                        None
+                    }
+                    None => None,
+                };
             let value = self.entry_value(pack, &entry.value, unit.dimension, &decl.unit.name);
             let (Some(drug), Some(value)) = (drug, value) else {
                 self.broken_tables.push(id);
@@ -118,11 +117,7 @@ impl Checker<'_> {
                     Diagnostic::error(
                         "E021",
                         e.span,
-                        format!(
-                            "the table holds {} ({unit}), not {}",
-                            dim.describe(),
-                            describe(ty)
-                        ),
+                        format!("the table holds {}, not {}", dim.describe(), describe(ty)),
                     )
                     .with_label("wrong dimension")
                     .with_help(format!("write the quantity in {unit}, such as `14 {unit}`")),
@@ -365,16 +360,23 @@ mod tests {
 
     fn check(extra: &str) -> Result<Program, Vec<Diagnostic>> {
         let mut map = SourceMap::default();
-        map.add("t.rules", &format!("{VOCAB}{extra}"));
+        map.add("t.rules", format!("{VOCAB}{extra}"));
         crate::check::check(&map)
     }
 
     fn rule(when: &str) -> String {
-        format!("rule r {{\n  severity major\n  when {when}\n  summary \"s\"\n  message \"m\"\n  cite \"c\"\n}}\n")
+        format!(
+            "rule r {{\n  severity major\n  when {when}\n  summary \"s\"\n  message \"m\"\n  cite \"c\"\n}}\n"
+        )
     }
 
     fn codes(extra: &str) -> Vec<&'static str> {
-        check(extra).err().unwrap_or_default().iter().map(|d| d.code).collect()
+        check(extra)
+            .err()
+            .unwrap_or_default()
+            .iter()
+            .map(|d| d.code)
+            .collect()
     }
 
     const TABLE: &str = "table window: days {\n  alprazolam 14 days\n  diazepam 21 days\n}\n";
@@ -426,7 +428,10 @@ mod tests {
         assert!(compare("stopped(diazepam, route: oral, within: window[diazepam])").is_empty());
         assert_eq!(compare("window[diazepam] > 3 mg"), ["E021"]);
         assert_eq!(compare("window[benzo] > 3 days"), ["E013"]);
-        assert_eq!(compare("any(d in benzo: window[d] > 3 days)"), Vec::<&str>::new());
+        assert_eq!(
+            compare("any(d in benzo: window[d] > 3 days)"),
+            Vec::<&str>::new()
+        );
     }
 
     #[test]
@@ -437,7 +442,10 @@ mod tests {
         );
         let errors = check(&src).unwrap_err();
         assert_eq!(errors.len(), 1);
-        assert!(errors[0].message.contains("no entry for `diazepam`"), "{errors:?}");
+        assert!(
+            errors[0].message.contains("no entry for `diazepam`"),
+            "{errors:?}"
+        );
     }
 
     #[test]

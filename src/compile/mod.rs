@@ -262,8 +262,8 @@ impl Builder<'_> {
                     .iter()
                     .map(|(drug, body)| {
                         let body = self.expr(body);
-                        let needs = trigger(&self.nodes, self.vocabulary, body)
-                            .map(Vec::into_boxed_slice);
+                        let needs =
+                            trigger(&self.nodes, self.vocabulary, body).map(Vec::into_boxed_slice);
                         Branch {
                             drug: *drug,
                             body,

@@ -874,7 +874,9 @@ impl Cx<'_> {
                 predicates::leaf(node, self.f, &self.g.vocabulary, Some(self.plain(on)))
             }
             Node::Quantified(q, ref branches) => {
-                Value::Bool(super::quantified(q, branches, self.f, |b| self.plain(b).tri()))
+                Value::Bool(super::quantified(q, branches, self.f, |b| {
+                    self.plain(b).tri()
+                }))
             }
             _ => predicates::leaf(node, self.f, &self.g.vocabulary, None),
         }

@@ -116,8 +116,7 @@ fn comparison(rng: &mut Rng, subject: String, threshold: String) -> String {
 
 /// The table every random pack declares: a stop window per ingredient, ranged over by `any` and
 /// `all` and read as `window[d]`.
-const WINDOW_TABLE: &str =
-    "table window: days {\n  baclofen 14 days\n  lorazepam 21 days\n  diazepam 7 days\n  oxycodone 0 days\n}\n";
+const WINDOW_TABLE: &str = "table window: days {\n  baclofen 14 days\n  lorazepam 21 days\n  diazepam 7 days\n  oxycodone 0 days\n}\n";
 
 /// A predicate; inside a quantifier, `bound` is its name and the domain is the `window` table
 /// (so `window[d]` is defined) or a class.
@@ -179,7 +178,7 @@ fn quantified_expression(rng: &mut Rng, depth: usize, bound: Option<(&str, bool)
     if depth == 0 {
         return predicate(rng, bound);
     }
-    let mut sub = |rng: &mut Rng| quantified_expression(rng, depth - 1, bound);
+    let sub = |rng: &mut Rng| quantified_expression(rng, depth - 1, bound);
     match rng.below(6) {
         0 => format!("not ({})", sub(rng)),
         1 => format!("({}) or ({})", sub(rng), sub(rng)),
