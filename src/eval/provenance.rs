@@ -6,7 +6,7 @@ mod status;
 
 use super::{Memo, Outcome, Scratch, predicates, value};
 use crate::compile::{Node, NodeId, RuleGraph};
-use crate::ir::{Derivation, Piece, RuleId, SetRef, Template, Type};
+use crate::ir::{Derivation, Piece, Quantifier, RuleId, SetRef, Template, Type};
 use crate::patient::{
     DailyDose, EntryState, LabProblem, MedFact, Patient, PatientFacts, ResolvedBy,
 };
@@ -201,6 +201,17 @@ impl Cx<'_> {
     fn walk(&self, memo: &mut Memo, n: NodeId, meds: &mut Vec<EntryRef>, facts: &mut Vec<Fact>) {
         let Some(v) = memo.get(n) else { return };
         let node = &self.g.nodes[n as usize];
+        if let Node::Quantified(..) = node
+            && v.tri() == Tri::True
+        {
+            // Only the ingredients that made it true: the other branches explain nothing.
+            for child in node.children() {
+                if memo.get(child).is_some_and(|c| c.tri() == Tri::True) {
+                    self.walk(memo, child, meds, facts);
+                }
+            }
+            return;
+        }
         for child in node.children() {
             self.walk(memo, child, meds, facts);
         }
@@ -837,6 +848,13 @@ impl Cx<'_> {
             Node::Not(_) => !child(),
             Node::And(..) => child().and(child()),
             Node::Or(..) => child().or(child()),
+            Node::Quantified(q, branches) => {
+                let values = branches.iter().map(|b| self.open_without(b.body, reads));
+                match q {
+                    Quantifier::Any => values.fold(Tri::False, Tri::or),
+                    Quantifier::All => values.fold(Tri::True, Tri::and),
+                }
+            }
             _ if reads(&self.g.nodes, n) => Tri::Unknown,
             _ => self.plain(n).tri(),
         }
@@ -854,6 +872,11 @@ impl Cx<'_> {
             Node::Sub(a, b) => super::arithmetic(self.plain(a), self.plain(b), false),
             Node::DailyDose(_, _, Some(on)) => {
                 predicates::leaf(node, self.f, &self.g.vocabulary, Some(self.plain(on)))
+            }
+            Node::Quantified(q, ref branches) => {
+                Value::Bool(super::quantified(q, branches, self.f, |b| {
+                    self.plain(b).tri()
+                }))
             }
             _ => predicates::leaf(node, self.f, &self.g.vocabulary, None),
         }
