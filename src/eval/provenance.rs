@@ -773,7 +773,7 @@ impl Cx<'_> {
                 Tri::Unknown => "unknown".into(),
             },
             (Value::Num(x), Type::Quantity(Dimension::Age)) => x.to_string(),
-            (Value::Num(x), Type::Quantity(dim)) => format!("{x} {}", dim.canonical_unit()),
+            (Value::Num(x), Type::Quantity(dim)) => quantity_text(x, dim),
             (Value::Num(x), _) => x.to_string(),
             (Value::Date(d), _) => d.to_string(),
             (Value::Unknown, _) => "unknown".into(),
@@ -951,4 +951,18 @@ fn set_name(g: &RuleGraph, s: SetRef) -> String {
         SetRef::Drug(d) => g.program.drugs[d].name.clone(),
         SetRef::Class(c) => g.program.classes[c].name.clone(),
     }
+}
+
+/// A quantity in its canonical unit, except a daily dose under 1 mg a day, shown in mcg/day: an
+/// intrathecal 801 mcg/day reads as written, not as "0.8 mg/day".
+fn quantity_text(x: crate::value::Interval, dim: Dimension) -> String {
+    if dim == Dimension::MassPerDay && x.hi < 1.0 && x.lo > 0.0 {
+        let mcg = crate::value::Interval {
+            lo: x.lo * 1000.0,
+            hi: x.hi * 1000.0,
+            ..x
+        };
+        return format!("{mcg} mcg/day");
+    }
+    format!("{x} {}", dim.canonical_unit())
 }
