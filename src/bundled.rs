@@ -23,6 +23,10 @@ pub const PACKS: &[(&str, &str)] = &[
         include_str!("../rules/elderly.rules"),
     ),
     (
+        "rules/interactions.rules",
+        include_str!("../rules/interactions.rules"),
+    ),
+    (
         "rules/cns_burden.rules",
         include_str!("../rules/cns_burden.rules"),
     ),

@@ -53,7 +53,56 @@ pub fn catalogue(program: &Program, sources: &SourceMap) -> String {
             rule_section(&mut out, program, sources, id, rule);
         }
     }
+    tables(&mut out, program, sources);
     out
+}
+
+/// Every table with its entries and the rules that read it.
+fn tables(out: &mut String, program: &Program, sources: &SourceMap) {
+    if program.tables.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n## Tables");
+    for (id, table) in program.tables.iter().enumerate() {
+        let readers: Vec<String> = program
+            .rules
+            .iter()
+            .filter(|r| r.tables.contains(&id))
+            .map(|r| format!("[`{0}`](#{0})", r.name))
+            .collect();
+        let (line, _) = sources.line_col(table.span.source, table.span.start);
+        let file = sources
+            .get(table.span.source)
+            .map_or("", |s| s.name.as_str());
+        let _ = writeln!(out, "\n### table {}\n", table.name);
+        let _ = writeln!(
+            out,
+            "- **Holds:** {} ({}), one per ingredient",
+            table.dimension.describe(),
+            table.dimension.canonical_unit()
+        );
+        let read = if readers.is_empty() {
+            "no rule".to_string()
+        } else {
+            readers.join(", ")
+        };
+        let _ = writeln!(out, "- **Read by:** {read}");
+        let _ = writeln!(
+            out,
+            "- **Defined at:** `{file}:{line}` (pack `{}`)\n",
+            program.packs[table.pack].name
+        );
+        let _ = writeln!(out, "| ingredient | value |\n|---|---|");
+        for entry in &table.entries {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} {} |",
+                program.drugs[entry.drug].name,
+                format_number(entry.value),
+                table.dimension.canonical_unit()
+            );
+        }
+    }
 }
 
 fn rule_section(
@@ -63,7 +112,7 @@ fn rule_section(
     id: RuleId,
     rule: &RuleDef,
 ) {
-    let words = Words { program };
+    let words = Words { program, sources };
     let (line, _) = sources.line_col(rule.span.source, rule.span.start);
     let _ = writeln!(out, "\n### {}\n", rule.name);
     let _ = writeln!(out, "{}\n", rule.summary);
@@ -135,6 +184,7 @@ fn cell(s: &str) -> String {
 /// Expressions in words.
 struct Words<'p> {
     program: &'p Program,
+    sources: &'p SourceMap,
 }
 
 impl Words<'_> {
@@ -151,6 +201,7 @@ impl Words<'_> {
 
     fn expr(&self, e: &TExpr) -> String {
         match &e.kind {
+            TKind::Quantified(q) => self.quantified(q),
             TKind::Bool(b) => b.to_string(),
             TKind::Number(n) => match e.ty {
                 Type::Quantity(dim) => format!("{} {}", format_number(*n), dim.canonical_unit()),
@@ -225,6 +276,32 @@ impl Words<'_> {
                 _ => self.arithmetic(a, "-", b),
             },
         }
+    }
+
+    /// The body as written (it names the bound ingredient, which no one branch does), with
+    /// the domain it ranges over.
+    fn quantified(&self, q: &Quantified) -> String {
+        let some = match q.quantifier {
+            Quantifier::Any => "some",
+            Quantifier::All => "every",
+        };
+        let domain = match self.program.tables.iter().find(|t| t.name == q.domain) {
+            Some(_) => format!("table [`{0}`](#table-{0})", q.domain),
+            None => format!("class `{}`", q.domain),
+        };
+        let body = q.branches.first().map_or_else(String::new, |(_, body)| {
+            self.sources
+                .text_of(body.span)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        });
+        format!(
+            "for {some} ingredient `{}` of {domain} ({} ingredients): `{}`",
+            q.var,
+            q.branches.len(),
+            cell(&body)
+        )
     }
 
     fn arithmetic(&self, a: &TExpr, op: &str, b: &TExpr) -> String {

@@ -242,6 +242,9 @@ impl Explainer<'_> {
 
     fn step(&self, e: &TExpr) -> Step {
         let value = oracle::eval(self.g, self.f, e);
+        if let TKind::Quantified(q) = &e.kind {
+            return self.quantified(e, q, value);
+        }
         let negation = matches!(e.kind, TKind::Not(_));
         let (parts, connective) = match &e.kind {
             TKind::And(..) | TKind::Or(..) => {
@@ -279,6 +282,65 @@ impl Explainer<'_> {
             connective,
             negation,
             literal: matches!(e.kind, TKind::Number(_) | TKind::Date(_) | TKind::Bool(_)),
+        }
+    }
+
+    /// A quantifier: one part per ingredient the patient's record holds (every ingredient when
+    /// the medication list is absent), and one line for the others, false without them.
+    fn quantified(&self, e: &TExpr, q: &Quantified, value: Value) -> Step {
+        let p = &self.g.program;
+        let table = p.tables.iter().find(|t| t.name == q.domain);
+        let mut parts = Vec::new();
+        let mut absent = 0;
+        for (drug, body) in &q.branches {
+            if self.f.meds_provided && !self.f.visible.get(*drug) {
+                absent += 1;
+                continue;
+            }
+            let mut step = self.step(body);
+            let quantity = table
+                .and_then(|t| t.get(*drug))
+                .map_or_else(String::new, |v| {
+                    let unit = table.map_or("", |t| t.dimension.canonical_unit());
+                    format!(
+                        ", {}[{}] = {} {unit}",
+                        q.domain,
+                        q.var,
+                        crate::value::format_number(v)
+                    )
+                });
+            step.expr = format!(
+                "[{} = {}{quantity}] {}",
+                q.var, p.drugs[*drug].name, step.expr
+            );
+            parts.push(step);
+        }
+        if absent > 0 {
+            parts.push(Step {
+                expr: format!(
+                    "[{} = the {absent} other ingredients of {}]",
+                    q.var, q.domain
+                ),
+                value: "false".into(),
+                read: vec!["not in the patient's medication entries".into()],
+                unknown_because: None,
+                parts: Vec::new(),
+                tri: Tri::False,
+                connective: false,
+                negation: false,
+                literal: false,
+            });
+        }
+        Step {
+            expr: self.text(e),
+            value: show(value, e.ty),
+            read: Vec::new(),
+            unknown_because: None,
+            parts,
+            tri: value.tri(),
+            connective: true,
+            negation: false,
+            literal: false,
         }
     }
 

@@ -19,6 +19,10 @@ pub type ConditionId = usize;
 pub type LabId = usize;
 /// Index of a rule.
 pub type RuleId = usize;
+/// Index of a table.
+pub type TableId = usize;
+
+pub use crate::syntax::ast::Quantifier;
 
 /// Every pack, vocabulary entry and rule of one engine.
 #[derive(Clone, Debug, Default)]
@@ -33,6 +37,8 @@ pub struct Program {
     pub conditions: Vec<ConditionDef>,
     /// Labs.
     pub labs: Vec<LabDef>,
+    /// Tables of one quantity per ingredient.
+    pub tables: Vec<TableDef>,
     /// Rules.
     pub rules: Vec<RuleDef>,
     /// The site profile applied, if any.
@@ -111,6 +117,44 @@ pub struct LabDef {
     pub computed: Option<Derivation>,
     /// Where it was declared.
     pub span: Span,
+}
+
+/// A table: one quantity of one dimension per ingredient, declared once and read by rules.
+#[derive(Clone, Debug)]
+pub struct TableDef {
+    /// Its name.
+    pub name: String,
+    /// Its pack.
+    pub pack: PackId,
+    /// The dimension of every entry.
+    pub dimension: Dimension,
+    /// The entries in source order.
+    pub entries: Vec<TableEntry>,
+    /// Where it was declared.
+    pub span: Span,
+}
+
+/// One entry of a table.
+#[derive(Clone, Debug)]
+pub struct TableEntry {
+    /// The ingredient.
+    pub drug: DrugId,
+    /// Its quantity, in the dimension's canonical unit.
+    pub value: f64,
+    /// The whole entry line (ingredient and quantity).
+    pub span: Span,
+    /// The quantity as written.
+    pub value_span: Span,
+}
+
+impl TableDef {
+    /// The quantity of an ingredient, when the table has an entry for it.
+    pub fn get(&self, drug: DrugId) -> Option<f64> {
+        self.entries
+            .iter()
+            .find(|e| e.drug == drug)
+            .map(|e| e.value)
+    }
 }
 
 /// A lab value derived from other data.
@@ -251,6 +295,11 @@ pub struct RuleDef {
     pub span: Span,
     /// Turned off by a site profile: never evaluated.
     pub disabled: bool,
+    /// Withheld by a site profile: evaluated, supersedes as usual, but its finding is listed as
+    /// withheld instead of shown.
+    pub withheld: bool,
+    /// The tables its conditions read, in order of first use.
+    pub tables: Vec<TableId>,
 }
 
 /// A message with `{...}` holes.
@@ -389,6 +438,22 @@ pub enum TKind {
     Add(Box<TExpr>, Box<TExpr>),
     /// Difference.
     Sub(Box<TExpr>, Box<TExpr>),
+    /// `any(d in domain: body)` or `all(...)`, expanded: the body checked once per ingredient of
+    /// the domain, with `d` bound to it (and `table[d]` read as that ingredient's quantity).
+    Quantified(Box<Quantified>),
+}
+
+/// A quantified condition, one branch per ingredient of its domain.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Quantified {
+    /// `any` or `all`.
+    pub quantifier: Quantifier,
+    /// The bound name, as written.
+    pub var: String,
+    /// The class or table, as written.
+    pub domain: String,
+    /// Each ingredient with the body read for it, in the domain's order.
+    pub branches: Vec<(DrugId, TExpr)>,
 }
 
 impl TExpr {
@@ -402,6 +467,7 @@ impl TExpr {
             | TKind::Add(a, b)
             | TKind::Sub(a, b) => vec![a, b],
             TKind::DailyDose(_, _, Some(on)) => vec![on],
+            TKind::Quantified(q) => q.branches.iter().map(|(_, body)| body).collect(),
             _ => Vec::new(),
         }
     }

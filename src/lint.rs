@@ -90,6 +90,19 @@ fn unused(g: &RuleGraph, out: &mut Vec<Diagnostic>) {
             }
         }
     }
+    // Classes a quantifier ranges over.
+    for rule in &p.rules {
+        let roots = std::iter::once(&rule.when)
+            .chain(rule.unless.iter())
+            .chain(rule.downgrades.iter().map(|d| &d.1));
+        for root in roots {
+            quantified_domains(root, &mut |domain| {
+                if let Some(c) = p.classes.iter().position(|c| c.name == domain) {
+                    classes.insert(c);
+                }
+            });
+        }
+    }
     // A lab another lab is derived from is used by it.
     for lab in &p.labs {
         if let Some(Derivation::CockcroftGault { creatinine }) = lab.computed {
@@ -143,6 +156,24 @@ fn unused(g: &RuleGraph, out: &mut Vec<Diagnostic>) {
                     .with_help(help),
             );
         }
+    }
+    for (i, t) in p.tables.iter().enumerate() {
+        if !p.rules.iter().any(|r| r.tables.contains(&i)) {
+            out.push(
+                Diagnostic::warning("W001", t.span, format!("table `{}` is never used", t.name))
+                    .with_help(help),
+            );
+        }
+    }
+}
+
+/// The domains of the quantifiers in `e`, nested ones included.
+fn quantified_domains(e: &crate::ir::TExpr, f: &mut impl FnMut(&str)) {
+    if let crate::ir::TKind::Quantified(q) = &e.kind {
+        f(&q.domain);
+    }
+    for c in e.children() {
+        quantified_domains(c, f);
     }
 }
 

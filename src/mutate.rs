@@ -1,6 +1,7 @@
 //! Mutation testing of a pack's own tests: small edits of the rules' conditions (a threshold
-//! nudged to its neighbours, `<` and `<=` swapped, `and` and `or` flipped, an `unless` dropped),
-//! each compiled and run against every test. A mutant that no test kills is a test the pack
+//! nudged to its neighbours, `<` and `<=` swapped, `and` and `or` flipped, `any` and `all`
+//! flipped, an `unless` dropped) and of the tables they read (an entry's quantity nudged, an
+//! entry dropped), each compiled and run against every test. A mutant that no test kills is a test the pack
 //! still lacks: the packs pass their tests whether the rule says `< 60` or `< 61`.
 
 use crate::diagnostic::Span;
@@ -39,6 +40,7 @@ pub enum Verdict {
 pub fn mutants(engine: &Engine) -> Vec<Mutant> {
     let g = engine.graph();
     let mut out = Vec::new();
+    let mut tables_done = Vec::new();
     for rule in &g.program.rules {
         let Some(source) = g.sources.get(rule.span.source) else {
             continue;
@@ -66,8 +68,60 @@ pub fn mutants(engine: &Engine) -> Vec<Mutant> {
                 add(kw, u.span.end as usize, String::new());
             }
         }
+        // A table's mutants are listed once, under the first rule that reads it.
+        for &t in &rule.tables {
+            if tables_done.contains(&t) {
+                continue;
+            }
+            tables_done.push(t);
+            table_mutants(g, rule, t, &mut out);
+        }
     }
+    // A quantifier's branches share the body's text: one edit of it is one mutant.
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|m| seen.insert((m.source, m.start, m.end, m.replacement.clone())));
     out
+}
+
+/// Each entry of a table nudged, and dropped (a table a quantifier ranges over then loses the
+/// ingredient; a table only read as `table[drug]` no longer compiles, which is not counted).
+fn table_mutants(g: &crate::compile::RuleGraph, rule: &RuleDef, t: usize, out: &mut Vec<Mutant>) {
+    let table = &g.program.tables[t];
+    let Some(source) = g.sources.get(table.span.source) else {
+        return;
+    };
+    let text = source.text.as_str();
+    let mut add = |start: usize, end: usize, replacement: String, what: String| {
+        let before = text.get(start..end).unwrap_or("").to_string();
+        let edit = if replacement.is_empty() {
+            format!("`{before}` dropped from table `{}`", table.name)
+        } else {
+            format!("`{before}` → `{replacement}` in table `{}`", table.name)
+        };
+        out.push(Mutant {
+            rule: rule.name.clone(),
+            source: table.span.source as usize,
+            span: Span::new(table.span.source, start, end),
+            edit: format!("{edit}{what}"),
+            start,
+            end,
+            replacement,
+        });
+    };
+    for entry in &table.entries {
+        let start = entry.value_span.start as usize;
+        if let Some(written) = text.get(start..entry.value_span.end as usize) {
+            for (number, nudged) in neighbours(written) {
+                add(start, start + number.len(), nudged, String::new());
+            }
+        }
+        add(
+            entry.span.start as usize,
+            entry.span.end as usize,
+            String::new(),
+            String::new(),
+        );
+    }
 }
 
 fn expressions(rule: &RuleDef) -> impl Iterator<Item = &TExpr> {
@@ -96,6 +150,16 @@ fn mutate(e: &TExpr, text: &str, add: &mut impl FnMut(usize, usize, String)) {
             };
             if let Some(i) = text.get(from..to).and_then(|t| t.find(word)) {
                 add(from + i, from + i + word.len(), other.to_string());
+            }
+        }
+        TKind::Quantified(q) => {
+            let start = e.span.start as usize;
+            let (word, other) = match q.quantifier {
+                crate::ir::Quantifier::Any => ("any", "all"),
+                crate::ir::Quantifier::All => ("all", "any"),
+            };
+            if text.get(start..start + word.len()) == Some(word) {
+                add(start, start + word.len(), other.to_string());
             }
         }
         TKind::Cmp(_, a, b) => {
@@ -129,18 +193,27 @@ fn nudge(e: &TExpr, text: &str, add: &mut impl FnMut(usize, usize, String)) {
     let Some(written) = text.get(start..e.span.end as usize) else {
         return;
     };
+    for (number, nudged) in neighbours(written) {
+        add(start, start + number.len(), nudged);
+    }
+}
+
+/// The number a quantity starts with, and its two neighbours one unit of its last written digit
+/// away (none when it does not start with a number).
+fn neighbours(written: &str) -> Vec<(String, String)> {
     let number: String = written
         .chars()
         .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == '-')
         .collect();
     let Ok(value) = number.parse::<f64>() else {
-        return;
+        return Vec::new();
     };
     let decimals = number.split('.').nth(1).map_or(0, str::len);
     let step = 10f64.powi(-(decimals as i32));
-    for v in [value - step, value + step] {
-        add(start, start + number.len(), format!("{v:.decimals$}"));
-    }
+    [value - step, value + step]
+        .into_iter()
+        .map(|v| (number.clone(), format!("{v:.decimals$}")))
+        .collect()
 }
 
 /// Runs every test against every mutant of the packs in `sources`, in parallel.

@@ -11,6 +11,9 @@
 //! [rules.tramadol_with_seizure_cofactor]
 //! severity = "major"
 //!
+//! [rules.cns_depressants_in_comfort_care]
+//! shown = false              # local policy: not shown in comfort care; still supersedes
+//!
 //! [status]
 //! order_horizon_days = 180   # open orders older than this are history (0: no horizon)
 //! on_hold_days = 3           # a hold this long is an interruption for withdrawal rules
@@ -51,6 +54,11 @@ pub struct RuleSetting {
     /// A new severity: contraindicated, major, moderate or minor.
     #[serde(default)]
     pub severity: Option<String>,
+    /// `false` withholds the rule's finding: the rule is still evaluated and still supersedes the
+    /// findings it covers, but its own finding is listed as withheld by the profile, not shown.
+    /// `enabled = false` instead removes the rule, and what it supersedes comes back.
+    #[serde(default)]
+    pub shown: Option<bool>,
 }
 
 /// A site's reading of statuses over time ([`StatusPolicy`]); what is not given keeps its
@@ -144,6 +152,9 @@ impl Profile {
             }
             if setting.enabled == Some(false) {
                 rule.disabled = true;
+            }
+            if setting.shown == Some(false) {
+                rule.withheld = true;
             }
         }
         program.profile = Some(self.reference());

@@ -30,6 +30,10 @@ pub struct PatientReport {
     pub notes: Vec<Note>,
     /// Findings replaced by a finding of a superseding rule.
     pub superseded: Vec<Superseded>,
+    /// Findings a site profile withholds (`shown = false`): the rule fired, and what it
+    /// supersedes stays superseded, but the site chose not to show it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub withheld: Vec<Withheld>,
 }
 
 /// A rule that fired.
@@ -176,6 +180,17 @@ pub struct Superseded {
     pub by: String,
 }
 
+/// A finding that fired and that the site profile withholds.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Withheld {
+    /// The rule that fired.
+    pub rule: String,
+    /// The severity it fired with.
+    pub severity: Severity,
+    /// The profile that withholds it.
+    pub profile: String,
+}
+
 impl PatientReport {
     /// The report of a patient who is not screened.
     pub fn not_screened(patient: &str, as_of: Date, why: crate::patient::NotScreened) -> Self {
@@ -189,6 +204,7 @@ impl PatientReport {
             unrecognized_conditions: Vec::new(),
             notes: Vec::new(),
             superseded: Vec::new(),
+            withheld: Vec::new(),
         }
     }
 

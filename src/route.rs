@@ -57,13 +57,16 @@ pub struct Routes(u16);
 
 impl Routes {
     /// The routes by which a drug meant to act on the body reaches the circulation: oral,
-    /// sublingual, buccal, rectal, transdermal, intravenous, intramuscular, subcutaneous. Not
-    /// topical, inhaled, nasal, intrathecal or epidural, where a drug mostly acts where it is put.
+    /// sublingual, buccal, rectal, nasal, transdermal, intravenous, intramuscular, subcutaneous.
+    /// Nasal is systemic for the drugs the packs read (nasal diazepam, midazolam, fentanyl,
+    /// sumatriptan, butorphanol are given by the nose to reach the blood). Not topical, inhaled,
+    /// intrathecal or epidural, where a drug mostly acts where it is put.
     pub const SYSTEMIC: Routes = Routes(
         Routes::bit(Route::Oral)
             | Routes::bit(Route::Sublingual)
             | Routes::bit(Route::Buccal)
             | Routes::bit(Route::Rectal)
+            | Routes::bit(Route::Nasal)
             | Routes::bit(Route::Transdermal)
             | Routes::bit(Route::Intravenous)
             | Routes::bit(Route::Intramuscular)

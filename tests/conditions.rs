@@ -67,15 +67,19 @@ fn baclofen_on_dialysis_coded_in_snomed_fires_without_an_egfr() {
 }
 
 #[test]
-fn methadone_for_snomed_opioid_abuse_with_a_benzodiazepine_is_lowered_to_minor() {
+fn methadone_for_snomed_opioid_abuse_with_a_benzodiazepine_gets_the_moderate_moud_card() {
     let r = fhir("methadone_alprazolam_snomed_opioid_abuse");
     let f = r
         .findings
         .iter()
-        .find(|f| f.rule == "opioid_with_benzodiazepine")
-        .expect("opioid_with_benzodiazepine");
-    assert_eq!(f.severity.name(), "minor");
-    assert_eq!(f.downgraded_from.map(|s| s.name()), Some("major"));
+        .find(|f| f.rule == "moud_with_cns_depressant")
+        .expect("moud_with_cns_depressant");
+    assert_eq!(f.severity.name(), "moderate");
+    assert!(
+        r.superseded
+            .iter()
+            .any(|s| s.rule == "opioid_with_benzodiazepine" && s.by == "moud_with_cns_depressant")
+    );
 }
 
 #[test]
@@ -235,21 +239,21 @@ fn an_exception_is_named_only_when_a_condition_could_make_it_hold() {
             ] }))
         .unwrap()
     };
-    // With methadone, opioid use disorder would lower the finding: the ICD-9-CM code could.
+    // With methadone, opioid use disorder would make it the MOUD finding: the ICD-9-CM code could.
     let r = with("Methadone 10 mg tablet");
     assert!(fired(&r, "opioid_with_benzodiazepine"));
     assert!(
         r.unrecognized_conditions[0]
             .could_change
-            .contains(&"opioid_with_benzodiazepine".to_string())
+            .contains(&"moud_with_cns_depressant".to_string())
     );
-    // With oxycodone, no condition changes it.
+    // With oxycodone, no condition makes it MOUD.
     let r = with("Oxycodone 5 mg tablet");
     assert!(fired(&r, "opioid_with_benzodiazepine"));
     assert!(
         !r.unrecognized_conditions[0]
             .could_change
-            .contains(&"opioid_with_benzodiazepine".to_string())
+            .contains(&"moud_with_cns_depressant".to_string())
     );
 }
 

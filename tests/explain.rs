@@ -51,10 +51,10 @@ fn suppressed_by_its_exception() {
 #[test]
 fn lowered_by_a_downgrade() {
     let x = explain(
-        "opioid_with_benzodiazepine",
-        "moud_buprenorphine_clonazepam",
+        "gabapentinoid_with_cns_depressant",
+        "gabapentin_sertraline_40yo",
     );
-    assert_eq!(x.rules[0].severity, Some(rxguard::ir::Severity::Minor));
+    assert_eq!(x.rules[0].severity, Some(rxguard::ir::Severity::Moderate));
     insta::assert_snapshot!(x.render_text());
 }
 

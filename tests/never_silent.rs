@@ -54,7 +54,8 @@ const FIXTURES: &[Case] = &[
         what: "methadone and alprazolam with SNOMED CT opioid abuse (tests/conditions.rs)",
         file: "tests/data/fhir/methadone_alprazolam_snomed_opioid_abuse.json",
         says: &[
-            "Rule: opioid_with_benzodiazepine ",
+            "Rule: moud_with_cns_depressant ",
+            "opioid_with_benzodiazepine (superseded by moud_with_cns_depressant)",
             "Rule: opioid_benzodiazepine_without_naloxone",
         ],
     },

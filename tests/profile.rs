@@ -116,3 +116,53 @@ fn a_disabled_rule_is_never_evaluated_not_even_as_a_data_gap() {
     );
     assert!(!gaps(&site).contains(&"baclofen_with_antihypertensive".to_string()));
 }
+
+const HOSPICE: &str = r#"{"id": "h", "age": 81,
+  "conditions": [{"code": "Z51.5", "system": "icd10", "status": "active"}], "labs": [],
+  "medications": [
+    {"text": "Morphine sulfate 15 mg tablet", "dose": {"value": 15, "unit": "mg"}, "frequency": "q4h", "route": "oral"},
+    {"text": "Lorazepam 0.5 mg tablet", "dose": {"value": 0.5, "unit": "mg"}, "frequency": "q6h", "route": "oral"}
+  ]}"#;
+
+fn hospice_report(profile: &str) -> rxguard::report::PatientReport {
+    let engine = Engine::builder()
+        .profile(Profile::parse(profile).unwrap())
+        .build()
+        .unwrap();
+    engine
+        .check_json(
+            &mut Scratch::default(),
+            HOSPICE,
+            Date::parse("2026-11-01").unwrap(),
+        )
+        .unwrap()
+}
+
+#[test]
+fn a_profile_withholds_the_comfort_care_card_and_its_supersession_holds() {
+    let shown = hospice_report("name = \"default\"\n");
+    let fired: Vec<&str> = shown.findings.iter().map(|f| f.rule.as_str()).collect();
+    assert_eq!(fired, ["cns_depressants_in_comfort_care"]);
+    assert_eq!(shown.findings[0].severity.name(), "minor");
+
+    let withheld = hospice_report(
+        "name = \"Hospice unit\"\n[rules.cns_depressants_in_comfort_care]\nshown = false\n",
+    );
+    assert!(withheld.findings.is_empty(), "{:?}", withheld.findings);
+    assert_eq!(withheld.withheld.len(), 1);
+    assert_eq!(withheld.withheld[0].rule, "cns_depressants_in_comfort_care");
+    assert_eq!(withheld.withheld[0].profile, "Hospice unit");
+    assert!(withheld.superseded.iter().any(
+        |s| s.rule == "opioid_with_benzodiazepine" && s.by == "cns_depressants_in_comfort_care"
+    ));
+    let json = serde_json::to_value(&withheld).unwrap();
+    assert_eq!(json["withheld"][0]["severity"], "minor");
+
+    // Turning the rule off is another thing: the boxed-warning card it replaced comes back.
+    let disabled = hospice_report(
+        "name = \"Hospice unit\"\n[rules.cns_depressants_in_comfort_care]\nenabled = false\n",
+    );
+    let fired: Vec<&str> = disabled.findings.iter().map(|f| f.rule.as_str()).collect();
+    assert_eq!(fired, ["opioid_with_benzodiazepine"]);
+    assert!(disabled.withheld.is_empty());
+}

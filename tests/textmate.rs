@@ -470,6 +470,7 @@ const STATUSES: &[&str] = &[
 ];
 const DECLARATIONS: &[&str] = &[
     "pack",
+    "table",
     "use",
     "drug",
     "class",
@@ -747,7 +748,7 @@ fn check_line(c: &mut Checker, block: Block, lexed: &Lexed, first_word: &str) {
             c.expect("arithmetic", p, "keyword.operator.arithmetic");
         } else if !is_word(piece) {
             // a unit (checked after its number), punctuation
-        } else if next == ":" {
+        } else if next == ":" && !(n == 1 && first_word == "table") {
             c.expect("named argument", p, "variable.parameter");
         } else if next == "(" && FUNCTIONS.contains(&piece) {
             c.expect("function", p, "support.function");

@@ -51,6 +51,10 @@ HARM = {
     "opioid_with_other_cns_depressant": SEDATION,
     "gabapentinoid_with_cns_depressant": SEDATION,
     "baclofen_with_cns_depressant": SEDATION,
+    "moud_with_cns_depressant": SEDATION,
+    "cns_depressants_in_comfort_care": SEDATION,
+    "oxybate_with_sedative_hypnotic": SEDATION,
+    "oxybate_with_cns_depressant": SEDATION,
     # Beers Table 5: three or more CNS-active drugs, a falls criterion.
     "cns_active_three_or_more": FALLS,
     "anticholinergic_combination_elderly": ANTICHOLINERGIC,
@@ -61,6 +65,14 @@ HARM = {
     "tramadol_with_seizure_cofactor": SEIZURE,
     "baclofen_with_antihypertensive": HYPOTENSION,
     "baclofen_with_lithium": "baclofen with lithium",
+    "tramadol_with_serotonergic_drug": SEROTONIN,
+    "serotonergic_opioid_with_maoi": SEROTONIN,
+    "serotonergic_opioid_after_maoi": SEROTONIN,
+    "bupropion_with_maoi": "hypertensive reaction (bupropion with an MAO inhibitor)",
+    "opioid_with_opioid_antagonist": "opioid blocked, withdrawal",
+    "tizanidine_with_strong_cyp1a2_inhibitor": "tizanidine levels raised (CYP1A2)",
+    "tizanidine_with_cyp1a2_inhibitor": "tizanidine levels raised (CYP1A2)",
+    "valproate_with_carbapenem": "valproate levels lowered (carbapenem)",
     "phenytoin_with_trimethoprim_sulfamethoxazole_elderly": "phenytoin toxicity",
 }
 
@@ -79,7 +91,8 @@ SINGLE = {
     "clozapine_in_seizure_disorder", "baclofen_in_epilepsy",
     "seizure_threshold_lowering_new_in_epilepsy", "benzodiazepine_abrupt_stop",
     "gabapentinoid_with_respiratory_impairment", "opioid_sleep_apnea_without_naloxone",
-    "opioid_in_pregnancy", "opioid_with_alcohol_misuse",
+    "opioid_in_pregnancy", "opioid_with_alcohol_misuse", "oxybate_with_alcohol_misuse",
+    "bupropion_in_eating_disorder", "antiepileptic_abrupt_stop_in_epilepsy",
 }
 
 

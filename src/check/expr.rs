@@ -21,6 +21,8 @@ const FUNCTIONS: &[&str] = &[
     "stopped",
     "tapered",
     "drugs",
+    "any",
+    "all",
 ];
 
 /// Where an expression stands: `drugs(x)` is only allowed in templates.
@@ -72,6 +74,13 @@ impl Checker<'_> {
                 typed(TKind::Not(Box::new(inner)), Type::Bool, e.span)
             }
             ExprKind::Binary(op, a, b) => self.binary(pack, *op, a, b, e.span, place),
+            ExprKind::Lookup(table, key) => self.table_lookup(pack, table, key, e.span),
+            ExprKind::Quantified {
+                quantifier,
+                var,
+                domain,
+                body,
+            } => self.quantified(pack, *quantifier, var, domain, body, e.span, place),
         }
     }
 
@@ -111,11 +120,26 @@ impl Checker<'_> {
             );
             return None;
         }
+        if self.bound.iter().any(|(n, _)| *n == ident.name) {
+            self.error(
+                Diagnostic::error(
+                    "E020",
+                    ident.span,
+                    format!("`{}` is an ingredient, not a value", ident.name),
+                )
+                .with_help(format!(
+                    "read it with a predicate, such as `taking({})`",
+                    ident.name
+                )),
+            );
+            return None;
+        }
         if let Some(named) = self.names.get(&ident.name).copied() {
             let call = match named.value {
                 Decl::Drug(_) | Decl::Class(_) => format!("taking({})", ident.name),
                 Decl::Condition(_) => format!("has({})", ident.name),
                 Decl::Lab(_) => format!("lab({})", ident.name),
+                Decl::Table(_) => format!("{}[drug]", ident.name),
             };
             self.error(
                 Diagnostic::error(
@@ -199,7 +223,7 @@ impl Checker<'_> {
                     );
                     return None;
                 };
-                let days = self.duration_days(&within.value)?;
+                let days = self.duration_days(pack, &within.value)?;
                 typed(TKind::Reduced(set, days), Type::Bool, span)
             }
             "daily_dose" | "stopped" | "tapered" | "route" => {
@@ -266,6 +290,7 @@ impl Checker<'_> {
             }
             Decl::Condition(_) => format!("for a condition write `has({})`", ident.name),
             Decl::Lab(_) => format!("for a lab write `lab({})`", ident.name),
+            Decl::Table(_) => format!("a table is read for one drug: `{}[drug]`", ident.name),
         };
         self.error(
             Diagnostic::error(
@@ -349,7 +374,7 @@ impl Checker<'_> {
             other => return self.wrong_kind(ident, other, "a lab"),
         };
         let window = match Self::named_arg(args, "within") {
-            Some(a) => self.duration_days(&a.value)?,
+            Some(a) => self.duration_days(pack, &a.value)?,
             None => self.program.labs[lab].window_days,
         };
         typed(
@@ -433,7 +458,7 @@ impl Checker<'_> {
                     );
                     return None;
                 };
-                let days = self.duration_days(&within.value)?;
+                let days = self.duration_days(pack, &within.value)?;
                 typed(TKind::Stopped(drug, route, days), Type::Bool, span)
             }
             _ => typed(TKind::Tapered(drug, route), Type::Bool, span),
@@ -473,8 +498,8 @@ impl Checker<'_> {
     }
 
     /// A duration in days from a quantity expression such as `14 days`.
-    pub(super) fn duration_days(&mut self, e: &Expr) -> Option<i64> {
-        let t = self.expr(0, e, Place::Rule)?;
+    pub(super) fn duration_days(&mut self, pack: PackId, e: &Expr) -> Option<i64> {
+        let t = self.expr(pack, e, Place::Rule)?;
         match (&t.kind, t.ty) {
             (TKind::Number(n), Type::Quantity(Dimension::Duration))
                 if (0.0..=36_500.0).contains(n) && n.fract() == 0.0 =>

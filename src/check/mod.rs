@@ -6,6 +6,7 @@
 
 mod expr;
 mod rules;
+mod table;
 mod tests;
 mod vocab;
 
@@ -25,6 +26,7 @@ pub(crate) enum Decl {
     Class(ClassId),
     Condition(ConditionId),
     Lab(LabId),
+    Table(TableId),
 }
 
 impl Decl {
@@ -34,6 +36,7 @@ impl Decl {
             Decl::Class(_) => "a class",
             Decl::Condition(_) => "a condition",
             Decl::Lab(_) => "a lab",
+            Decl::Table(_) => "a table",
         }
     }
 }
@@ -89,6 +92,13 @@ pub(crate) struct Checker<'s> {
     refused: Vec<SourceId>,
     /// Labs with `computed METHOD(INPUT)`, checked once every lab is defined.
     derived_labs: Vec<(LabId, PackId, Ident, Ident)>,
+    /// The names bound by the quantifiers being checked, innermost last, each to the ingredient
+    /// of the branch being checked.
+    bound: Vec<(String, DrugId)>,
+    /// The tables read by the rule being checked.
+    tables_read: Vec<TableId>,
+    /// Tables with an entry that failed to check: a missing entry is not reported again.
+    broken_tables: Vec<TableId>,
 }
 
 impl<'s> Checker<'s> {
@@ -104,6 +114,9 @@ impl<'s> Checker<'s> {
             rule_names: HashMap::new(),
             refused: Vec::new(),
             derived_labs: Vec::new(),
+            bound: Vec::new(),
+            tables_read: Vec::new(),
+            broken_tables: Vec::new(),
         }
     }
 
@@ -306,6 +319,10 @@ impl<'s> Checker<'s> {
         wanted: &str,
         accepts: impl Fn(Decl) -> bool,
     ) -> Option<Decl> {
+        // A quantifier's name stands for the ingredient of the branch being checked.
+        if let Some(&(_, drug)) = self.bound.iter().rev().find(|(n, _)| *n == ident.name) {
+            return Some(Decl::Drug(drug));
+        }
         match self.names.get(&ident.name).copied() {
             Some(named) if self.visible(pack, named.pack) => Some(named.value),
             Some(named) => {

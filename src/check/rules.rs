@@ -28,12 +28,14 @@ impl Checker<'_> {
 
     fn rule(&mut self, pack: PackId, rule: &RuleDecl) -> Option<RuleDef> {
         self.check_field_counts(rule);
+        self.tables_read.clear();
         let mut ok = true;
         let mut def = placeholder(pack, rule);
         for field in &rule.fields {
             ok &= self.rule_field(pack, field, &mut def).is_some();
         }
         ok &= self.downgrades_lower(&def, rule);
+        def.tables = std::mem::take(&mut self.tables_read);
         ok.then_some(def)
     }
 
@@ -295,5 +297,7 @@ fn placeholder(pack: PackId, rule: &RuleDecl) -> RuleDef {
         overrides: Vec::new(),
         span: rule.span,
         disabled: false,
+        withheld: false,
+        tables: Vec::new(),
     }
 }

@@ -46,6 +46,7 @@ impl Checker<'_> {
                     });
                     (&l.name, Decl::Lab(id))
                 }
+                Item::Table(t) => (&t.name, self.declare_table(pack, t)),
                 Item::Rule(_) | Item::Test(_) => continue,
             };
             self.declare_name(pack, ident, decl);
@@ -114,11 +115,17 @@ impl Checker<'_> {
                     let Some(Decl::Lab(id)) = self.own_decl(&l.name) else {
                         continue;
                     };
-                    self.define_lab(id, l);
+                    self.define_lab(pack, id, l);
                     if let Some((method, input)) = &l.computed {
                         self.derived_labs
                             .push((id, pack, method.clone(), input.clone()));
                     }
+                }
+                Item::Table(t) => {
+                    let Some(Decl::Table(id)) = self.own_decl(&t.name) else {
+                        continue;
+                    };
+                    self.define_table(pack, id, t);
                 }
                 _ => {}
             }
@@ -191,7 +198,7 @@ impl Checker<'_> {
         route
     }
 
-    fn define_lab(&mut self, id: LabId, lab: &crate::syntax::ast::LabDecl) {
+    fn define_lab(&mut self, pack: PackId, id: LabId, lab: &crate::syntax::ast::LabDecl) {
         for list in &lab.codes {
             if list.field.name == "loinc" {
                 let codes = self.codes(list, valid_loinc, "LOINC codes look like `62238-1`");
@@ -216,7 +223,7 @@ impl Checker<'_> {
         }
         match &lab.within {
             Some(within) => {
-                if let Some(days) = self.duration_days(within) {
+                if let Some(days) = self.duration_days(pack, within) {
                     self.program.labs[id].window_days = days;
                 }
             }

@@ -179,6 +179,16 @@ fn patient(r: &PatientReport, o: &RecordOutcome, style: Style) -> String {
             .unwrap_or_default();
         let _ = writeln!(out, "  {:<16}{entry}{}", "NOTE", n.problem);
     }
+    for w in &r.withheld {
+        let _ = writeln!(
+            out,
+            "  {:<16}{} ({}, withheld by the site profile {})",
+            "WITHHELD",
+            w.rule,
+            w.severity.name(),
+            w.profile
+        );
+    }
     for s in &r.superseded {
         let _ = writeln!(
             out,

@@ -155,5 +155,8 @@ pub fn describe(g: &RuleGraph, node: &Node) -> String {
         Node::Cmp(op, ..) => op.symbol().into(),
         Node::Add(..) => "+".into(),
         Node::Sub(..) => "-".into(),
+        Node::Quantified(q, ref branches) => {
+            format!("{} of {} ingredients", q.word(), branches.len())
+        }
     }
 }

@@ -73,11 +73,30 @@ pub enum Node {
     Add(NodeId, NodeId),
     /// `-`.
     Sub(NodeId, NodeId),
+    /// `any(d in domain: body)` or `all(...)`: one branch per ingredient.
+    Quantified(Quantifier, Box<[Branch]>),
+}
+
+/// One ingredient's branch of a quantified node.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Branch {
+    /// The ingredient bound.
+    pub drug: DrugId,
+    /// The body, read for that ingredient.
+    pub body: NodeId,
+    /// The drug and class bits at least one of which the patient must have (taken, ordered or
+    /// in the history) for the body to be true; `None` when the body may be true without them.
+    /// A branch whose bits the patient lacks is false without being evaluated.
+    pub needs: Option<Box<[usize]>>,
 }
 
 impl Node {
     /// The operand nodes.
-    pub fn children(&self) -> impl Iterator<Item = NodeId> {
+    pub fn children(&self) -> impl Iterator<Item = NodeId> + '_ {
+        let branches = match self {
+            Node::Quantified(_, branches) => &branches[..],
+            _ => &[],
+        };
         let (a, b) = match *self {
             Node::Not(a) | Node::DailyDose(_, _, Some(a)) => (Some(a), None),
             Node::And(a, b)
@@ -87,7 +106,9 @@ impl Node {
             | Node::Sub(a, b) => (Some(a), Some(b)),
             _ => (None, None),
         };
-        a.into_iter().chain(b)
+        a.into_iter()
+            .chain(b)
+            .chain(branches.iter().map(|branch| branch.body))
     }
 }
 
@@ -153,9 +174,10 @@ pub struct RuleGraph {
     pub sources: crate::diagnostic::SourceMap,
 }
 
-struct Builder {
+struct Builder<'v> {
     nodes: Vec<Node>,
     interned: HashMap<Node, NodeId>,
+    vocabulary: &'v Vocabulary,
 }
 
 /// The node a constant, a value or a predicate of the checked IR stands for, with no children;
@@ -187,7 +209,8 @@ pub fn leaf(kind: &TKind) -> Option<Node> {
         | TKind::Or(..)
         | TKind::Cmp(..)
         | TKind::Add(..)
-        | TKind::Sub(..) => return None,
+        | TKind::Sub(..)
+        | TKind::Quantified(_) => return None,
     })
 }
 
@@ -208,7 +231,7 @@ pub fn reads_medications(nodes: &[Node], n: NodeId) -> bool {
     ) || node.children().any(|c| reads_medications(nodes, c))
 }
 
-impl Builder {
+impl Builder<'_> {
     fn intern(&mut self, node: Node) -> NodeId {
         if let Some(&id) = self.interned.get(&node) {
             return id;
@@ -233,6 +256,23 @@ impl Builder {
             TKind::Cmp(op, a, b) => Node::Cmp(*op, self.expr(a), self.expr(b)),
             TKind::Add(a, b) => Node::Add(self.expr(a), self.expr(b)),
             TKind::Sub(a, b) => Node::Sub(self.expr(a), self.expr(b)),
+            TKind::Quantified(q) => {
+                let branches = q
+                    .branches
+                    .iter()
+                    .map(|(drug, body)| {
+                        let body = self.expr(body);
+                        let needs =
+                            trigger(&self.nodes, self.vocabulary, body).map(Vec::into_boxed_slice);
+                        Branch {
+                            drug: *drug,
+                            body,
+                            needs,
+                        }
+                    })
+                    .collect();
+                Node::Quantified(q.quantifier, branches)
+            }
             // `leaf` above took every other kind.
             _ => Node::Bool(false),
         };
@@ -281,6 +321,7 @@ impl RuleGraph {
         let mut builder = Builder {
             nodes: Vec::new(),
             interned: HashMap::new(),
+            vocabulary: &vocabulary,
         };
         let mut rules: Vec<CompiledRule> = program.rules.iter().map(|r| builder.rule(r)).collect();
         for (id, rule) in program.rules.iter().enumerate() {
@@ -430,6 +471,21 @@ fn trigger(nodes: &[Node], vocab: &Vocabulary, node: NodeId) -> Option<Vec<usize
             x.dedup();
             Some(x)
         }
+        // `any` is an `or` of its branches; `all` over no ingredient is true without any.
+        Node::Quantified(Quantifier::Any, ref branches) => {
+            let mut x = Vec::new();
+            for branch in branches.iter() {
+                x.extend_from_slice(branch.needs.as_deref()?);
+            }
+            x.sort_unstable();
+            x.dedup();
+            Some(x)
+        }
+        Node::Quantified(Quantifier::All, ref branches) => branches
+            .iter()
+            .filter_map(|b| b.needs.as_deref())
+            .min_by_key(|needs| needs.len())
+            .map(<[usize]>::to_vec),
         _ => None,
     }
 }
@@ -552,6 +608,33 @@ mod tests {
         let g = graph(&src);
         assert!(g.rules[1].rank < g.rules[0].rank);
         assert_eq!(g.rules[0].superseded_by, vec![1]);
+    }
+
+    #[test]
+    fn quantified_branches_are_shared_nodes_with_their_own_triggers() {
+        let src = format!(
+            "{VOCAB}table window: days {{\n  baclofen 14 days\n  oxycodone 7 days\n}}\n{}{}",
+            rule(
+                "a",
+                "any(d in window: stopped(d, route: oral, within: window[d]))",
+                ""
+            ),
+            rule("b", "stopped(oxycodone, route: oral, within: 7 days)", "")
+        );
+        let g = graph(&src);
+        let stopped = g
+            .nodes
+            .iter()
+            .filter(|n| matches!(n, Node::Stopped(..)))
+            .count();
+        assert_eq!(stopped, 2, "oxycodone's branch is rule b's node");
+        let Some(Node::Quantified(Quantifier::Any, branches)) = g.nodes.last() else {
+            panic!("{:?}", g.nodes)
+        };
+        let needs: Vec<_> = branches.iter().map(|b| b.needs.as_deref()).collect();
+        assert_eq!(needs, [Some(&[0][..]), Some(&[1][..])]);
+        assert_eq!(g.rules_by_bit[0], vec![0]);
+        assert_eq!(g.rules_by_bit[1], vec![0, 1]);
     }
 
     #[test]

@@ -148,8 +148,52 @@ fn compute(g: &RuleGraph, f: &PatientFacts, memo: &mut Memo, n: NodeId) -> Value
             let on = value(g, f, memo, on);
             predicates::leaf(node, f, &g.vocabulary, Some(on))
         }
+        Node::Quantified(q, ref branches) => {
+            Value::Bool(quantified(q, branches, f, |b| value(g, f, memo, b).tri()))
+        }
         _ => predicates::leaf(node, f, &g.vocabulary, None),
     }
+}
+
+/// Kleene `or` (`any`) or `and` (`all`) over the branches, stopping at the first deciding one.
+/// A branch whose trigger bits the patient lacks is false without evaluating its body, so only
+/// the ingredients in the patient's record cost anything; with the medication list absent every
+/// branch is evaluated (each is then unknown, not false).
+pub(crate) fn quantified(
+    q: crate::ir::Quantifier,
+    branches: &[crate::compile::Branch],
+    f: &PatientFacts,
+    mut body: impl FnMut(NodeId) -> Tri,
+) -> Tri {
+    let (decides, mut acc) = match q {
+        crate::ir::Quantifier::Any => (Tri::True, Tri::False),
+        crate::ir::Quantifier::All => (Tri::False, Tri::True),
+    };
+    for branch in branches {
+        let v = if branch_absent(branch, f) {
+            Tri::False
+        } else {
+            body(branch.body)
+        };
+        acc = match q {
+            crate::ir::Quantifier::Any => acc.or(v),
+            crate::ir::Quantifier::All => acc.and(v),
+        };
+        if acc == decides {
+            break;
+        }
+    }
+    acc
+}
+
+/// The branch's body is false for this patient without being evaluated: the medication list
+/// is provided and holds none of the drugs and classes the body needs.
+pub(crate) fn branch_absent(branch: &crate::compile::Branch, f: &PatientFacts) -> bool {
+    f.meds_provided
+        && branch
+            .needs
+            .as_deref()
+            .is_some_and(|bits| !bits.iter().any(|&b| f.visible.get(b)))
 }
 
 /// A comparison of two values, unknown when either is, or when a range straddles the other.

@@ -4,7 +4,7 @@
 
 use super::{Outcome, arithmetic, compare, predicates};
 use crate::compile::{Node, RuleGraph};
-use crate::ir::{TExpr, TKind};
+use crate::ir::{Quantifier, TExpr, TKind};
 use crate::patient::PatientFacts;
 use crate::value::{Tri, Value};
 
@@ -24,6 +24,15 @@ pub fn eval(g: &RuleGraph, f: &PatientFacts, e: &TExpr) -> Value {
         TKind::Cmp(op, a, b) => compare(*op, eval(g, f, a), eval(g, f, b)),
         TKind::Add(a, b) => arithmetic(eval(g, f, a), eval(g, f, b), true),
         TKind::Sub(a, b) => arithmetic(eval(g, f, a), eval(g, f, b), false),
+        // Every branch evaluated, none skipped: the compiled evaluator's skipping of the
+        // ingredients a patient does not have is what the differential test holds to this.
+        TKind::Quantified(q) => {
+            let values = q.branches.iter().map(|(_, body)| eval(g, f, body).tri());
+            Value::Bool(match q.quantifier {
+                Quantifier::Any => values.fold(Tri::False, Tri::or),
+                Quantifier::All => values.fold(Tri::True, Tri::and),
+            })
+        }
         // `leaf` above took every other kind.
         _ => Value::Unknown,
     }

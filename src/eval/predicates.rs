@@ -58,7 +58,8 @@ pub fn leaf(node: &Node, f: &PatientFacts, v: &Vocabulary, on: Option<Value>) ->
         | Node::Or(..)
         | Node::Cmp(..)
         | Node::Add(..)
-        | Node::Sub(..) => Value::Unknown,
+        | Node::Sub(..)
+        | Node::Quantified(..) => Value::Unknown,
     }
 }
 

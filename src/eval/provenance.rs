@@ -6,7 +6,7 @@ mod status;
 
 use super::{Memo, Outcome, Scratch, predicates, value};
 use crate::compile::{Node, NodeId, RuleGraph};
-use crate::ir::{Derivation, Piece, RuleId, SetRef, Template, Type};
+use crate::ir::{Derivation, Piece, Quantifier, RuleId, SetRef, Template, Type};
 use crate::patient::{
     DailyDose, EntryState, LabProblem, MedFact, Patient, PatientFacts, ResolvedBy,
 };
@@ -40,9 +40,21 @@ pub fn report(g: &RuleGraph, scratch: &mut Scratch, patient: &Patient<'_>) -> Pa
         unrecognized_conditions: Vec::new(),
         notes: Vec::new(),
         superseded: Vec::new(),
+        withheld: Vec::new(),
     };
     for &r in evaluated.iter() {
         match outcomes.get(memo.generation, r) {
+            Outcome::Fired(severity) if g.program.rules[r].withheld => {
+                report.withheld.push(Withheld {
+                    rule: g.program.rules[r].name.clone(),
+                    severity,
+                    profile: g
+                        .program
+                        .profile
+                        .as_ref()
+                        .map_or_else(String::new, |p| p.name.clone()),
+                })
+            }
             Outcome::Fired(severity) => report.findings.push(cx.finding(memo, r, severity)),
             Outcome::DataGap => report.data_gaps.push(cx.gap(memo, r)),
             Outcome::Superseded(by) => report.superseded.push(Superseded {
@@ -189,6 +201,17 @@ impl Cx<'_> {
     fn walk(&self, memo: &mut Memo, n: NodeId, meds: &mut Vec<EntryRef>, facts: &mut Vec<Fact>) {
         let Some(v) = memo.get(n) else { return };
         let node = &self.g.nodes[n as usize];
+        if let Node::Quantified(..) = node
+            && v.tri() == Tri::True
+        {
+            // Only the ingredients that made it true: the other branches explain nothing.
+            for child in node.children() {
+                if memo.get(child).is_some_and(|c| c.tri() == Tri::True) {
+                    self.walk(memo, child, meds, facts);
+                }
+            }
+            return;
+        }
         for child in node.children() {
             self.walk(memo, child, meds, facts);
         }
@@ -750,7 +773,7 @@ impl Cx<'_> {
                 Tri::Unknown => "unknown".into(),
             },
             (Value::Num(x), Type::Quantity(Dimension::Age)) => x.to_string(),
-            (Value::Num(x), Type::Quantity(dim)) => format!("{x} {}", dim.canonical_unit()),
+            (Value::Num(x), Type::Quantity(dim)) => quantity_text(x, dim),
             (Value::Num(x), _) => x.to_string(),
             (Value::Date(d), _) => d.to_string(),
             (Value::Unknown, _) => "unknown".into(),
@@ -825,6 +848,13 @@ impl Cx<'_> {
             Node::Not(_) => !child(),
             Node::And(..) => child().and(child()),
             Node::Or(..) => child().or(child()),
+            Node::Quantified(q, branches) => {
+                let values = branches.iter().map(|b| self.open_without(b.body, reads));
+                match q {
+                    Quantifier::Any => values.fold(Tri::False, Tri::or),
+                    Quantifier::All => values.fold(Tri::True, Tri::and),
+                }
+            }
             _ if reads(&self.g.nodes, n) => Tri::Unknown,
             _ => self.plain(n).tri(),
         }
@@ -842,6 +872,11 @@ impl Cx<'_> {
             Node::Sub(a, b) => super::arithmetic(self.plain(a), self.plain(b), false),
             Node::DailyDose(_, _, Some(on)) => {
                 predicates::leaf(node, self.f, &self.g.vocabulary, Some(self.plain(on)))
+            }
+            Node::Quantified(q, ref branches) => {
+                Value::Bool(super::quantified(q, branches, self.f, |b| {
+                    self.plain(b).tri()
+                }))
             }
             _ => predicates::leaf(node, self.f, &self.g.vocabulary, None),
         }
@@ -916,4 +951,18 @@ fn set_name(g: &RuleGraph, s: SetRef) -> String {
         SetRef::Drug(d) => g.program.drugs[d].name.clone(),
         SetRef::Class(c) => g.program.classes[c].name.clone(),
     }
+}
+
+/// A quantity in its canonical unit, except a daily dose under 1 mg a day, shown in mcg/day: an
+/// intrathecal 801 mcg/day reads as written, not as "0.8 mg/day".
+fn quantity_text(x: crate::value::Interval, dim: Dimension) -> String {
+    if dim == Dimension::MassPerDay && x.hi < 1.0 && x.lo > 0.0 {
+        let mcg = crate::value::Interval {
+            lo: x.lo * 1000.0,
+            hi: x.hi * 1000.0,
+            ..x
+        };
+        return format!("{mcg} mcg/day");
+    }
+    format!("{x} {}", dim.canonical_unit())
 }

@@ -53,6 +53,8 @@ pub enum Item {
     Condition(ConditionDecl),
     /// `lab`.
     Lab(LabDecl),
+    /// `table`.
+    Table(TableDecl),
     /// `rule`.
     Rule(RuleDecl),
     /// `test`.
@@ -132,6 +134,26 @@ pub struct LabDecl {
     pub within: Option<Expr>,
     /// `computed METHOD(INPUT)`: how to derive a value when none is reported.
     pub computed: Option<(Ident, Ident)>,
+}
+
+/// `table NAME: UNIT { DRUG QUANTITY ... }`.
+#[derive(Clone, Debug)]
+pub struct TableDecl {
+    /// The table's name.
+    pub name: Ident,
+    /// The unit that gives the entries' dimension.
+    pub unit: Ident,
+    /// The entries in source order (duplicates are kept so the checker can report them).
+    pub entries: Vec<TableEntry>,
+}
+
+/// One line of a table: an ingredient and its quantity.
+#[derive(Clone, Debug)]
+pub struct TableEntry {
+    /// The ingredient.
+    pub drug: Ident,
+    /// Its quantity (a number with a unit).
+    pub value: Expr,
 }
 
 /// `rule NAME { ... }`.
@@ -214,6 +236,38 @@ pub enum ExprKind {
     Not(Box<Expr>),
     /// `a op b`.
     Binary(BinOp, Box<Expr>, Box<Expr>),
+    /// `table[drug]`: a table's quantity for one ingredient.
+    Lookup(Ident, Ident),
+    /// `any(d in domain: body)` or `all(...)`: the body for each ingredient of a class or table.
+    Quantified {
+        /// `any` or `all`.
+        quantifier: Quantifier,
+        /// The name bound to each ingredient in turn.
+        var: Ident,
+        /// The class or table whose ingredients are bound.
+        domain: Ident,
+        /// The condition, read once per ingredient.
+        body: Box<Expr>,
+    },
+}
+
+/// How a quantified condition combines its ingredients' values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum Quantifier {
+    /// True when the body is true for some ingredient (Kleene `or`).
+    Any,
+    /// True when the body is true for every ingredient (Kleene `and`).
+    All,
+}
+
+impl Quantifier {
+    /// The keyword.
+    pub fn word(self) -> &'static str {
+        match self {
+            Quantifier::Any => "any",
+            Quantifier::All => "all",
+        }
+    }
 }
 
 /// A call argument, positional or named (`route: oral`).

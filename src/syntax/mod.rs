@@ -117,6 +117,8 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::k_rule
             | Rule::k_atc
             | Rule::k_test
+            | Rule::k_table
+            | Rule::k_in
             | Rule::t_no
             | Rule::t_gap
             | Rule::t_superseded
@@ -198,6 +200,7 @@ impl Cx {
                 }));
             }
             Rule::lab_decl => pack.items.push(Item::Lab(self.lab(item))),
+            Rule::table_decl => pack.items.push(Item::Table(self.table(item))),
             Rule::rule_decl => pack.items.push(Item::Rule(self.rule(item, span))),
             Rule::test_decl => pack.items.push(Item::Test(self.test(item, span))),
             _ => {}
@@ -293,6 +296,27 @@ impl Cx {
             }
         }
         lab
+    }
+
+    fn table(&self, pair: Pair<'_, Rule>) -> TableDecl {
+        let mut c = children(pair);
+        let name = self.ident(next_of(&mut c));
+        let unit = self.ident(next_of(&mut c));
+        let entries = c
+            .map(|entry| {
+                let mut e = children(entry);
+                let drug = self.ident(next_of(&mut e));
+                TableEntry {
+                    drug,
+                    value: self.quantity(next_of(&mut e)),
+                }
+            })
+            .collect();
+        TableDecl {
+            name,
+            unit,
+            entries,
+        }
     }
 
     fn rule(&self, pair: Pair<'_, Rule>, span: Span) -> RuleDecl {
@@ -521,6 +545,26 @@ impl Cx {
                 }),
             },
             Rule::quantity => return self.quantity(pair),
+            Rule::lookup => {
+                let mut c = pair.into_inner();
+                let table = self.ident(next(&mut c));
+                ExprKind::Lookup(table, self.ident(next(&mut c)))
+            }
+            Rule::quantified => {
+                let mut c = children(pair);
+                let quantifier = match next_of(&mut c).as_str() {
+                    "all" => Quantifier::All,
+                    _ => Quantifier::Any,
+                };
+                let var = self.ident(next_of(&mut c));
+                let domain = self.ident(next_of(&mut c));
+                ExprKind::Quantified {
+                    quantifier,
+                    var,
+                    domain,
+                    body: Box::new(self.expr(next_of(&mut c))),
+                }
+            }
             Rule::boolean => ExprKind::Bool(pair.as_str() == "true"),
             _ => ExprKind::Name(self.ident(pair)),
         };
@@ -727,7 +771,13 @@ fn describe(rule: Rule) -> &'static str {
         | Rule::k_condition
         | Rule::k_lab
         | Rule::k_rule
-        | Rule::k_test => "a declaration (pack, use, drug, class, condition, lab, rule, test)",
+        | Rule::k_table
+        | Rule::k_test => {
+            "a declaration (pack, use, drug, class, condition, lab, table, rule, test)"
+        }
+        Rule::table_entry => "a table entry (a drug and its quantity)",
+        Rule::quantified | Rule::quantifier_word | Rule::lookup => "an expression",
+        Rule::k_in => "`in`",
         Rule::k_version => "`version`",
         _ => "something else",
     }

@@ -18,6 +18,7 @@ const TOP_LEVEL: &[&str] = &[
     "class",
     "condition",
     "lab",
+    "table",
     "rule",
     "test",
 ];

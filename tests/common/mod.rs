@@ -114,8 +114,22 @@ fn comparison(rng: &mut Rng, subject: String, threshold: String) -> String {
     }
 }
 
-fn predicate(rng: &mut Rng) -> String {
-    let drug = rng.pick(DRUGS);
+/// The table every random pack declares: a stop window per ingredient, ranged over by `any` and
+/// `all` and read as `window[d]`.
+const WINDOW_TABLE: &str = "table window: days {\n  baclofen 14 days\n  lorazepam 21 days\n  diazepam 7 days\n  oxycodone 0 days\n}\n";
+
+/// A predicate; inside a quantifier, `bound` is its name and the domain is the `window` table
+/// (so `window[d]` is defined) or a class.
+fn predicate(rng: &mut Rng, bound: Option<(&str, bool)>) -> String {
+    let drug = bound.map_or_else(|| rng.pick(DRUGS), |(name, _)| name);
+    if let Some((name, true)) = bound
+        && rng.below(3) == 0
+    {
+        return format!(
+            "stopped({name}, route: {}, within: window[{name}])",
+            rng.pick(ROUTES)
+        );
+    }
     let route = rng.pick(ROUTES);
     let (a, b) = (rng.below(100), rng.below(60));
     match rng.below(15) {
@@ -157,28 +171,33 @@ fn predicate(rng: &mut Rng) -> String {
 }
 
 fn expression(rng: &mut Rng, depth: usize) -> String {
+    quantified_expression(rng, depth, None)
+}
+
+fn quantified_expression(rng: &mut Rng, depth: usize, bound: Option<(&str, bool)>) -> String {
     if depth == 0 {
-        return predicate(rng);
+        return predicate(rng, bound);
     }
-    match rng.below(5) {
-        0 => format!("not ({})", expression(rng, depth - 1)),
-        1 => format!(
-            "({}) or ({})",
-            expression(rng, depth - 1),
-            expression(rng, depth - 1)
-        ),
-        2 | 3 => format!(
-            "({}) and ({})",
-            expression(rng, depth - 1),
-            expression(rng, depth - 1)
-        ),
-        _ => predicate(rng),
+    let sub = |rng: &mut Rng| quantified_expression(rng, depth - 1, bound);
+    match rng.below(6) {
+        0 => format!("not ({})", sub(rng)),
+        1 => format!("({}) or ({})", sub(rng), sub(rng)),
+        2 | 3 => format!("({}) and ({})", sub(rng), sub(rng)),
+        4 if bound.is_none() => {
+            let quantifier = if rng.below(3) == 0 { "all" } else { "any" };
+            let table = rng.below(2) == 0;
+            let domain = if table { "window" } else { rng.pick(CLASSES) };
+            let body = quantified_expression(rng, depth - 1, Some(("q", table)));
+            format!("{quantifier}(q in {domain}: {body})")
+        }
+        _ => predicate(rng, bound),
     }
 }
 
 pub fn random_pack(seed: u64, rules: usize) -> String {
     let mut rng = Rng(seed | 1);
     let mut text = String::from("pack random \"Random rules\" version \"0\"\nuse vocabulary\n");
+    text.push_str(WINDOW_TABLE);
     for r in 0..rules {
         text.push_str(&format!(
             "rule r{r} {{\n  severity major\n  when {}\n",
