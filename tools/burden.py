@@ -93,6 +93,8 @@ SINGLE = {
     "gabapentinoid_with_respiratory_impairment", "opioid_sleep_apnea_without_naloxone",
     "opioid_in_pregnancy", "opioid_with_alcohol_misuse", "oxybate_with_alcohol_misuse",
     "bupropion_in_eating_disorder", "antiepileptic_abrupt_stop_in_epilepsy",
+    "baclofen_oral_start_above_label", "baclofen_intrathecal_above_maintenance",
+    "baclofen_intrathecal_with_intrathecal_morphine",
 }
 
 
