@@ -25,6 +25,28 @@ pub struct Mutant {
     replacement: String,
 }
 
+impl Mutant {
+    /// An edit of `rule`: bytes `start..end` of source `source` replaced.
+    fn new(
+        rule: &RuleDef,
+        source: u32,
+        start: usize,
+        end: usize,
+        edit: String,
+        replacement: String,
+    ) -> Mutant {
+        Mutant {
+            rule: rule.name.clone(),
+            source: source as usize,
+            span: Span::new(source, start, end),
+            edit,
+            start,
+            end,
+            replacement,
+        }
+    }
+}
+
 /// What the tests made of a mutant.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -48,15 +70,15 @@ pub fn mutants(engine: &Engine) -> Vec<Mutant> {
         let text = source.text.as_str();
         let mut add = |start: usize, end: usize, replacement: String| {
             let before = text.get(start..end).unwrap_or("").to_string();
-            out.push(Mutant {
-                rule: rule.name.clone(),
-                source: rule.span.source as usize,
-                span: Span::new(rule.span.source, start, end),
-                edit: format!("`{before}` → `{replacement}`"),
+            let edit = format!("`{before}` → `{replacement}`");
+            out.push(Mutant::new(
+                rule,
+                rule.span.source,
                 start,
                 end,
+                edit,
                 replacement,
-            });
+            ));
         };
         for e in expressions(rule) {
             walk(e, &mut |e| mutate(e, text, &mut add));
@@ -98,15 +120,15 @@ fn table_mutants(g: &crate::compile::RuleGraph, rule: &RuleDef, t: usize, out: &
         } else {
             format!("`{before}` → `{replacement}` in table `{}`", table.name)
         };
-        out.push(Mutant {
-            rule: rule.name.clone(),
-            source: table.span.source as usize,
-            span: Span::new(table.span.source, start, end),
-            edit: format!("{edit}{what}"),
+        let edit = format!("{edit}{what}");
+        out.push(Mutant::new(
+            rule,
+            table.span.source,
             start,
             end,
+            edit,
             replacement,
-        });
+        ));
     };
     for entry in &table.entries {
         let start = entry.value_span.start as usize;

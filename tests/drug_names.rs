@@ -120,13 +120,18 @@ fn contraceptive_pack_brands_resolve_to_every_ingredient() {
         ),
         ("Clindamycin 300mg", &["clindamycin"]),
     ] {
-        let (mut names, unrecognized, _) = resolve(&engine, text, None);
-        let mut expected: Vec<&str> = expected.to_vec();
-        names.sort();
-        expected.sort();
-        assert_eq!(names, expected, "{text}");
-        assert!(!unrecognized, "{text}");
+        assert_resolves_to(&engine, text, expected);
     }
+}
+
+/// `text` resolves to exactly the ingredients `expected` (in any order), nothing left over.
+fn assert_resolves_to(engine: &Engine, text: &str, expected: &[&str]) {
+    let (mut names, unrecognized, _) = resolve(engine, text, None);
+    let mut expected = expected.to_vec();
+    names.sort();
+    expected.sort();
+    assert_eq!(names, expected, "{text}");
+    assert!(!unrecognized, "{text}");
 }
 
 #[test]
@@ -247,12 +252,7 @@ fn brands_resolve_to_every_ingredient_they_hold() {
         ("Apadaz 6.12-325 mg", &["benzhydrocodone", "acetaminophen"]),
         ("Seglentis 56-44 mg", &["celecoxib", "tramadol"]),
     ] {
-        let (mut names, unrecognized, _) = resolve(&engine, text, None);
-        let mut expected: Vec<&str> = expected.to_vec();
-        names.sort();
-        expected.sort();
-        assert_eq!(names, expected, "{text}");
-        assert!(!unrecognized, "{text}");
+        assert_resolves_to(&engine, text, expected);
     }
 }
 
