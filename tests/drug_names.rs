@@ -6,6 +6,21 @@ use rxguard::Engine;
 use rxguard::date::Date;
 use rxguard::eval::Scratch;
 use rxguard::patient::DailyDose;
+use rxguard::report::PatientReport;
+
+/// One patient with one medication entry written `text` (and `fields`, JSON members after it),
+/// checked: the report, and the scratch holding the patient's facts.
+fn check_one(engine: &Engine, text: &str, fields: &str) -> (PatientReport, Scratch) {
+    let record = format!(
+        r#"{{"id": "p", "age": 50, "conditions": [], "labs": [], "medications": [{{"id": "m1", "text": {}{fields}}}]}}"#,
+        serde_json::to_string(text).unwrap()
+    );
+    let mut scratch = Scratch::default();
+    let report = engine
+        .check_json(&mut scratch, &record, Date::parse("2026-11-01").unwrap())
+        .unwrap();
+    (report, scratch)
+}
 
 /// The ingredient names of one entry, and whether the report calls it unrecognized.
 fn resolve(
@@ -16,14 +31,7 @@ fn resolve(
     let dose = dose.map_or(String::new(), |(v, unit, freq)| {
         format!(r#", "dose": {{"value": {v}, "unit": "{unit}"}}, "frequency": "{freq}""#)
     });
-    let record = format!(
-        r#"{{"id": "p", "age": 50, "conditions": [], "labs": [], "medications": [{{"id": "m1", "text": {}{dose}, "route": "oral"}}]}}"#,
-        serde_json::to_string(text).unwrap()
-    );
-    let mut scratch = Scratch::default();
-    let report = engine
-        .check_json(&mut scratch, &record, Date::parse("2026-11-01").unwrap())
-        .unwrap();
+    let (report, scratch) = check_one(engine, text, &format!(r#"{dose}, "route": "oral""#));
     let facts = &scratch.facts;
     let m = &facts.meds[0];
     let names = facts
@@ -291,15 +299,7 @@ fn administration_words_are_no_leftovers() {
 
 /// The route of an entry whose record writes none.
 fn implied_route(engine: &Engine, text: &str) -> Option<rxguard::route::Route> {
-    let record = format!(
-        r#"{{"id": "p", "age": 50, "conditions": [], "labs": [], "medications": [{{"id": "m1", "text": {}}}]}}"#,
-        serde_json::to_string(text).unwrap()
-    );
-    let mut scratch = Scratch::default();
-    engine
-        .check_json(&mut scratch, &record, Date::parse("2026-11-01").unwrap())
-        .unwrap();
-    scratch.facts.meds[0].route
+    check_one(engine, text, "").1.facts.meds[0].route
 }
 
 #[test]
