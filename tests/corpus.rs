@@ -26,7 +26,7 @@ const CATEGORIES: &[(&str, &[&str])] = &[
         "opioid_benzodiazepine",
         &[
             "opioid_with_benzodiazepine",
-            "opioid_benzodiazepine_without_naloxone",
+            "opioid_without_naloxone",
             "opioid_with_benzodiazepine_elderly",
         ],
     ),
