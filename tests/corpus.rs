@@ -26,7 +26,6 @@ const CATEGORIES: &[(&str, &[&str])] = &[
         "opioid_benzodiazepine",
         &[
             "opioid_with_benzodiazepine",
-            "opioid_benzodiazepine_without_naloxone",
             "opioid_with_benzodiazepine_elderly",
         ],
     ),
@@ -118,7 +117,7 @@ fn tsv(path: &str) -> Vec<BTreeMap<String, String>> {
 }
 
 /// The engine's answer to each oracle problem for one patient: yes (a finding of one of its
-/// rules), unknown (a data gap of one of them), no; None when the patient was not screened.
+/// rules, shown or superseded by another card), unknown (a data gap of one of them), no; None when the patient was not screened.
 fn engine_verdicts(report: &Value) -> Option<BTreeMap<&'static str, &'static str>> {
     if report.get("not_screened").is_some_and(|v| !v.is_null()) {
         return None;
@@ -131,7 +130,10 @@ fn engine_verdicts(report: &Value) -> Option<BTreeMap<&'static str, &'static str
             .filter_map(|f| f["rule"].as_str().map(str::to_string))
             .collect()
     };
-    let (found, gaps) = (rules("findings"), rules("data_gaps"));
+    // A superseded finding held too: another card of the patient carries its problem.
+    let mut found = rules("findings");
+    found.extend(rules("superseded"));
+    let gaps = rules("data_gaps");
     let verdicts = CATEGORIES.iter().map(|(category, ids)| {
         let verdict = if ids.iter().any(|id| found.contains(*id)) {
             "yes"

@@ -56,7 +56,7 @@ const FIXTURES: &[Case] = &[
         says: &[
             "Rule: moud_with_cns_depressant ",
             "opioid_with_benzodiazepine (superseded by moud_with_cns_depressant)",
-            "Rule: opioid_benzodiazepine_without_naloxone",
+            "Rule: opioid_without_naloxone",
         ],
     },
     Case {

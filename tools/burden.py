@@ -59,7 +59,7 @@ HARM = {
     "cns_active_three_or_more": FALLS,
     "anticholinergic_combination_elderly": ANTICHOLINERGIC,
     # CDC 2022 Rec 8: an advice of its own (offer naloxone), not a second sedation card.
-    "opioid_benzodiazepine_without_naloxone": NALOXONE,
+    "opioid_without_naloxone": NALOXONE,
     "bupropion_with_seizure_cofactor": SEIZURE,
     "tramadol_and_bupropion_with_seizure_cofactor": SEIZURE,
     "tramadol_with_seizure_cofactor": SEIZURE,
@@ -90,11 +90,12 @@ SINGLE = {
     "baclofen_in_pregnancy", "bupropion_in_epilepsy", "tramadol_in_seizure_disorder",
     "clozapine_in_seizure_disorder", "baclofen_in_epilepsy",
     "seizure_threshold_lowering_new_in_epilepsy", "benzodiazepine_abrupt_stop",
-    "gabapentinoid_with_respiratory_impairment", "opioid_sleep_apnea_without_naloxone",
+    "gabapentinoid_with_respiratory_impairment",
     "opioid_in_pregnancy", "opioid_with_alcohol_misuse", "oxybate_with_alcohol_misuse",
     "bupropion_in_eating_disorder", "antiepileptic_abrupt_stop_in_epilepsy",
     "baclofen_oral_start_above_label", "baclofen_intrathecal_above_maintenance",
-    "baclofen_intrathecal_with_intrathecal_morphine",
+    "baclofen_intrathecal_with_intrathecal_morphine", "baclofen_non_intrathecal_injection",
+    "baclofen_intrathecal_zero_rate",
 }
 
 

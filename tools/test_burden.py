@@ -34,7 +34,7 @@ class Duplicates(unittest.TestCase):
     def test_other_harms_and_single_drug_rules_are_not_duplicates(self):
         found = burden.duplicates(
             [finding("opioid_with_benzodiazepine", "oxy", "lzp"),
-             finding("opioid_benzodiazepine_without_naloxone", "oxy", "lzp"),
+             finding("opioid_without_naloxone", "oxy", "lzp"),
              finding("cns_active_three_or_more", "oxy", "lzp", "gaba"),
              finding("benzodiazepine_elderly", "lzp", "lzp2"),
              finding("falls_history_cns_active_elderly", "lzp", "lzp2")],
