@@ -255,12 +255,24 @@ fn brands_resolve_to_every_ingredient_they_hold() {
         ("Inspra 25 mg", &["eplerenone"]),
         ("Midamor 5 mg", &["amiloride"]),
         ("Dyrenium 50 mg", &["triamterene"]),
-        ("Maxzide 37.5-25 mg", &["triamterene", "hydrochlorothiazide"]),
-        ("Dyazide 37.5-25 mg", &["triamterene", "hydrochlorothiazide"]),
-        ("Aldactazide 25-25 mg", &["spironolactone", "hydrochlorothiazide"]),
+        (
+            "Maxzide 37.5-25 mg",
+            &["triamterene", "hydrochlorothiazide"],
+        ),
+        (
+            "Dyazide 37.5-25 mg",
+            &["triamterene", "hydrochlorothiazide"],
+        ),
+        (
+            "Aldactazide 25-25 mg",
+            &["spironolactone", "hydrochlorothiazide"],
+        ),
         ("Tekturna 150 mg", &["aliskiren"]),
         ("Entresto 49-51 mg", &["sacubitril", "valsartan"]),
-        ("sacubitril/valsartan 24-26 mg", &["sacubitril", "valsartan"]),
+        (
+            "sacubitril/valsartan 24-26 mg",
+            &["sacubitril", "valsartan"],
+        ),
         ("Sectral 200 mg", &["acebutolol"]),
         ("Diuril 250 mg/5 mL", &["chlorothiazide"]),
         ("Emsam 6 mg/24 hr", &["selegiline"]),
