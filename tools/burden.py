@@ -77,6 +77,7 @@ HARM = {
     "oxybate_with_valproate": "oxybate exposure raised (valproate)",
     "opioid_after_naltrexone_injection": "opioid blocked, withdrawal",
     "tizanidine_with_antihypertensive": HYPOTENSION,
+    "tizanidine_and_baclofen_with_antihypertensive": HYPOTENSION,
     "bupropion_with_abrupt_sedative_stop": SEIZURE,
     "phenytoin_with_trimethoprim_sulfamethoxazole_elderly": "phenytoin toxicity",
 }
