@@ -259,6 +259,31 @@ fn brands_resolve_to_every_ingredient_they_hold() {
         ("Lorcet HD", &["hydrocodone", "acetaminophen"]),
         ("Apadaz 6.12-325 mg", &["benzhydrocodone", "acetaminophen"]),
         ("Seglentis 56-44 mg", &["celecoxib", "tramadol"]),
+        ("Vivitrol 380 mg", &["naltrexone"]),
+        ("Inspra 25 mg", &["eplerenone"]),
+        ("Midamor 5 mg", &["amiloride"]),
+        ("Dyrenium 50 mg", &["triamterene"]),
+        (
+            "Maxzide 37.5-25 mg",
+            &["triamterene", "hydrochlorothiazide"],
+        ),
+        (
+            "Dyazide 37.5-25 mg",
+            &["triamterene", "hydrochlorothiazide"],
+        ),
+        (
+            "Aldactazide 25-25 mg",
+            &["spironolactone", "hydrochlorothiazide"],
+        ),
+        ("Tekturna 150 mg", &["aliskiren"]),
+        ("Entresto 49-51 mg", &["sacubitril", "valsartan"]),
+        (
+            "sacubitril/valsartan 24-26 mg",
+            &["sacubitril", "valsartan"],
+        ),
+        ("Sectral 200 mg", &["acebutolol"]),
+        ("Diuril 250 mg/5 mL", &["chlorothiazide"]),
+        ("Emsam 6 mg/24 hr", &["selegiline"]),
     ] {
         assert_resolves_to(&engine, text, expected);
     }
@@ -314,6 +339,10 @@ fn brands_of_one_route_imply_it() {
         ("Zolpimist 5 mg", Some(Route::Oral)),
         ("Aristada 882 mg", Some(Route::Intramuscular)),
         ("Ultiva 1 mg", Some(Route::Intravenous)),
+        ("Vivitrol 380 mg", Some(Route::Intramuscular)),
+        ("Emsam 6 mg/24 hr", Some(Route::Transdermal)),
+        // Contrave is naltrexone by mouth: the depot's route is Vivitrol's alone.
+        ("Contrave 8-90 mg", None),
         // Duramorph is given intravenously, epidurally or intrathecally: no one route.
         ("Duramorph 1 mg/mL", None),
         // Valium tablets, Abilify tablets: the brand alone says nothing of the route.

@@ -73,6 +73,12 @@ HARM = {
     "tizanidine_with_strong_cyp1a2_inhibitor": "tizanidine levels raised (CYP1A2)",
     "tizanidine_with_cyp1a2_inhibitor": "tizanidine levels raised (CYP1A2)",
     "valproate_with_carbapenem": "valproate levels lowered (carbapenem)",
+    "maoi_after_serotonergic_antidepressant": SEROTONIN,
+    "oxybate_with_valproate": "oxybate exposure raised (valproate)",
+    "opioid_after_naltrexone_injection": "opioid blocked, withdrawal",
+    "tizanidine_with_antihypertensive": HYPOTENSION,
+    "tizanidine_and_baclofen_with_antihypertensive": HYPOTENSION,
+    "bupropion_with_abrupt_sedative_stop": SEIZURE,
     "phenytoin_with_trimethoprim_sulfamethoxazole_elderly": "phenytoin toxicity",
 }
 
@@ -95,7 +101,7 @@ SINGLE = {
     "bupropion_in_eating_disorder", "antiepileptic_abrupt_stop_in_epilepsy",
     "baclofen_oral_start_above_label", "baclofen_intrathecal_above_maintenance",
     "baclofen_intrathecal_with_intrathecal_morphine", "baclofen_non_intrathecal_injection",
-    "baclofen_intrathecal_zero_rate",
+    "baclofen_intrathecal_zero_rate", "bupropion_above_max_dose",
 }
 
 
