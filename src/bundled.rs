@@ -23,6 +23,10 @@ pub const PACKS: &[(&str, &str)] = &[
         include_str!("../rules/elderly.rules"),
     ),
     (
+        "rules/renal.rules",
+        include_str!("../rules/renal.rules"),
+    ),
+    (
         "rules/interactions.rules",
         include_str!("../rules/interactions.rules"),
     ),
