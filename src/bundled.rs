@@ -22,10 +22,7 @@ pub const PACKS: &[(&str, &str)] = &[
         "rules/elderly.rules",
         include_str!("../rules/elderly.rules"),
     ),
-    (
-        "rules/renal.rules",
-        include_str!("../rules/renal.rules"),
-    ),
+    ("rules/renal.rules", include_str!("../rules/renal.rules")),
     (
         "rules/interactions.rules",
         include_str!("../rules/interactions.rules"),

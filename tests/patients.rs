@@ -104,24 +104,25 @@ const CLAIMS: &[Claim] = &[
     claim(
         "baclofen_draft_increase_100mg",
         &["baclofen_oral_above_max_dose major"],
-        &[],
+        &["baclofen_renal_impairment"],
         "a draft raising the daily dose to 100 mg: above the label's 80 mg",
     ),
     claim(
         "baclofen_draft_renewal_80mg",
         &[],
-        &[],
+        &["baclofen_renal_impairment"],
         "a draft renewing the same 80 mg is one therapy, not 160 mg",
     ),
     claim(
         "baclofen_duplicate_statement_80mg",
         &[],
-        &[],
+        &["baclofen_renal_impairment"],
         "the same 80 mg written twice is counted once",
     ),
     claim(
         "baclofen_gabapentin_tizanidine_72yo",
         &[
+            "baclofen_renal_impairment moderate",
             "baclofen_with_cns_depressant major",
             "cns_active_three_or_more major",
         ],
@@ -161,13 +162,13 @@ const CLAIMS: &[Claim] = &[
     claim(
         "baclofen_lisinopril_hypertension",
         &["baclofen_with_antihypertensive moderate"],
-        &[],
+        &["baclofen_renal_impairment"],
         "baclofen with an ACE inhibitor: additive hypotension (labels)",
     ),
     claim(
         "baclofen_lithium",
         &["baclofen_with_lithium moderate"],
-        &[],
+        &["baclofen_renal_impairment"],
         "baclofen with lithium: hyperkinetic symptoms (label)",
     ),
     claim(
@@ -179,13 +180,13 @@ const CLAIMS: &[Claim] = &[
     claim(
         "baclofen_oral_80mg",
         &[],
-        &[],
+        &["baclofen_renal_impairment"],
         "80 mg a day is the label's maximum: no card",
     ),
     claim(
         "baclofen_oral_85mg",
         &["baclofen_oral_above_max_dose major"],
-        &[],
+        &["baclofen_renal_impairment"],
         "85 mg a day from two entries: above 80 mg",
     ),
     claim(
@@ -209,7 +210,7 @@ const CLAIMS: &[Claim] = &[
     claim(
         "baclofen_oral_dose_in_mcg",
         &["baclofen_oral_dose_too_small_for_oral major"],
-        &[],
+        &["baclofen_renal_impairment"],
         "an oral dose written in mcg: under 1 mg a day, a unit error",
     ),
     claim(
@@ -227,19 +228,19 @@ const CLAIMS: &[Claim] = &[
     claim(
         "baclofen_oxycodone_70yo",
         &["baclofen_with_cns_depressant major"],
-        &[],
+        &["baclofen_renal_impairment"],
         "baclofen with an opioid at 70: one sedation card",
     ),
     claim(
         "baclofen_product_switch_lioresal_to_generic",
         &[],
-        &[],
+        &["baclofen_renal_impairment"],
         "a brand-to-generic switch is not a stop",
     ),
     claim(
         "baclofen_rxnorm_code_hydrocodone_apap",
         &["baclofen_with_cns_depressant major"],
-        &[],
+        &["baclofen_renal_impairment"],
         "baclofen identified by its RxNorm code beside hydrocodone",
     ),
     claim(
@@ -248,7 +249,7 @@ const CLAIMS: &[Claim] = &[
             "baclofen_with_cns_depressant major",
             "baclofen_psychosis_or_confusion moderate",
         ],
-        &[],
+        &["baclofen_renal_impairment"],
         "baclofen with risperidone (sedation) and in schizophrenia (the label's psychosis caution)",
     ),
     claim(
@@ -260,19 +261,19 @@ const CLAIMS: &[Claim] = &[
     claim(
         "baclofen_titration_by_the_label_55yo",
         &[],
-        &[],
+        &["baclofen_renal_impairment"],
         "5 mg a dose more after 3 days: as the label titrates",
     ),
     claim(
         "baclofen_titration_too_fast_55yo",
         &["baclofen_oral_titration_too_fast moderate"],
-        &[],
+        &["baclofen_renal_impairment"],
         "escalation faster than the label's 3-day steps",
     ),
     claim(
         "baclofen_two_requests_20mg_qid_each",
         &["baclofen_oral_above_max_dose major"],
-        &[],
+        &["baclofen_renal_impairment"],
         "two distinct orders of 80 mg a day each: 160 mg",
     ),
     claim(
@@ -315,7 +316,7 @@ const CLAIMS: &[Claim] = &[
         "buprenorphine_pain_benzodiazepine_no_oud_50yo",
         &[
             "opioid_with_benzodiazepine major",
-            "opioid_benzodiazepine_without_naloxone moderate",
+            "opioid_without_naloxone moderate",
         ],
         &[],
         "buprenorphine for pain, not MOUD: the boxed-warning combination, and naloxone advice",
@@ -344,18 +345,28 @@ const CLAIMS: &[Claim] = &[
         &["baclofen_renal_elderly"],
         "an eGFR 366 days old is stale: a data gap",
     ),
-    claim("egfr_59_baclofen_64yo", &[], &[], "Beers starts at 65"),
+    claim(
+        "egfr_59_baclofen_64yo",
+        &[],
+        &["baclofen_renal_impairment"],
+        "Beers starts at 65",
+    ),
     claim(
         "egfr_59_baclofen_65yo",
         &["baclofen_renal_elderly major"],
         &[],
         "eGFR 59 at 65: Beers avoid",
     ),
-    claim("egfr_60_baclofen_65yo", &[], &[], "eGFR 60 is not under 60"),
+    claim(
+        "egfr_60_baclofen_65yo",
+        &[],
+        &["baclofen_renal_impairment"],
+        "eGFR 60 is not under 60",
+    ),
     claim(
         "egfr_above_60_range_baclofen_70yo",
         &[],
-        &[],
+        &["baclofen_renal_impairment"],
         "eGFR reported as >60 is not under 60",
     ),
     claim(
@@ -367,7 +378,7 @@ const CLAIMS: &[Claim] = &[
     claim(
         "egfr_newest_result_counts_baclofen_72yo",
         &[],
-        &[],
+        &["baclofen_renal_impairment"],
         "the newest eGFR (normal) wins over an older low one",
     ),
     claim(
@@ -514,7 +525,7 @@ const CLAIMS: &[Claim] = &[
     claim(
         "epilepsy_baclofen",
         &["baclofen_in_epilepsy moderate"],
-        &[],
+        &["baclofen_renal_impairment"],
         "baclofen in epilepsy: the label's seizure caution",
     ),
     claim(
@@ -556,7 +567,7 @@ const CLAIMS: &[Claim] = &[
     claim(
         "epilepsy_snomed_baclofen",
         &["baclofen_in_epilepsy moderate"],
-        &[],
+        &["baclofen_renal_impairment"],
         "epilepsy coded in SNOMED CT",
     ),
     claim(
@@ -568,7 +579,7 @@ const CLAIMS: &[Claim] = &[
     claim(
         "gabapentin_sertraline_40yo",
         &["gabapentinoid_with_cns_depressant moderate"],
-        &[],
+        &["gabapentin_above_renal_max"],
         "gabapentin with an SSRI: FDA 2019 risk factor, moderate",
     ),
     claim(
@@ -591,7 +602,7 @@ const CLAIMS: &[Claim] = &[
         "methadone_for_pain_diazepam_no_oud_60yo",
         &[
             "opioid_with_benzodiazepine major",
-            "opioid_benzodiazepine_without_naloxone moderate",
+            "opioid_without_naloxone moderate",
         ],
         &[],
         "methadone for pain with diazepam: the boxed-warning combination",
@@ -600,7 +611,7 @@ const CLAIMS: &[Claim] = &[
         "moud_buprenorphine_clonazepam",
         &[
             "moud_with_cns_depressant moderate",
-            "opioid_benzodiazepine_without_naloxone moderate",
+            "opioid_without_naloxone moderate",
         ],
         &[],
         "buprenorphine for opioid use disorder with clonazepam: the FDA 2017 card replaces the combination card",
@@ -610,7 +621,7 @@ const CLAIMS: &[Claim] = &[
         &[
             "benzodiazepine_elderly moderate",
             "moud_with_cns_depressant moderate",
-            "opioid_benzodiazepine_without_naloxone moderate",
+            "opioid_without_naloxone moderate",
         ],
         &[],
         "methadone MOUD with lorazepam at 68",
@@ -625,7 +636,7 @@ const CLAIMS: &[Claim] = &[
         "opioid_benzodiazepine_45yo",
         &[
             "opioid_with_benzodiazepine major",
-            "opioid_benzodiazepine_without_naloxone moderate",
+            "opioid_without_naloxone moderate",
         ],
         &[],
         "oxycodone with alprazolam: boxed warning, and naloxone advice",
@@ -645,7 +656,7 @@ const CLAIMS: &[Claim] = &[
     claim(
         "opioid_gabapentin_50yo",
         &["opioid_with_gabapentinoid major"],
-        &[],
+        &["gabapentin_above_renal_max"],
         "an opioid with gabapentin (FDA 2019)",
     ),
     claim(
@@ -663,7 +674,7 @@ const CLAIMS: &[Claim] = &[
     claim(
         "oxycodone_alprazolam_naloxone_route_not_given_52yo",
         &["opioid_with_benzodiazepine major"],
-        &["opioid_benzodiazepine_without_naloxone"],
+        &["opioid_without_naloxone"],
         "naloxone without a route: whether it is a rescue kit is not known",
     ),
     claim(
@@ -682,7 +693,7 @@ const CLAIMS: &[Claim] = &[
         "suboxone_lorazepam_no_rescue_naloxone_45yo",
         &[
             "moud_with_cns_depressant moderate",
-            "opioid_benzodiazepine_without_naloxone moderate",
+            "opioid_without_naloxone moderate",
         ],
         &[],
         "Suboxone (MOUD) with lorazepam",
@@ -696,7 +707,7 @@ const CLAIMS: &[Claim] = &[
         ],
         &[
             "cns_depressants_in_comfort_care",
-            "opioid_sleep_apnea_without_naloxone",
+            "opioid_without_naloxone",
             "opioid_with_alcohol_misuse",
             "falls_history_cns_active_elderly",
             "dementia_sedative_or_anticholinergic_elderly",
