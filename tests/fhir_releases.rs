@@ -333,7 +333,7 @@ fn blood_creatinine_38483_4_gives_a_cockcroft_gault_clearance() {
     let f = r
         .findings
         .iter()
-        .find(|f| f.rule == "gabapentinoid_renal_elderly")
+        .find(|f| f.rule == "gabapentin_above_renal_max")
         .expect("CrCl (140 - 80) x 70 / (72 x 2.0) = 29.2 mL/min");
     let crcl = f.facts.iter().find(|x| x.fact == "lab").unwrap();
     assert_eq!(crcl.value, "29.17");

@@ -71,7 +71,7 @@ const FIXTURES: &[Case] = &[
         what: "blood creatinine under LOINC 38483-4 (tests/fhir.rs)",
         file: "tests/data/fhir/gabapentin_blood_creatinine_38483_4.json",
         says: &[
-            "Rule: gabapentinoid_renal_elderly",
+            "Rule: gabapentin_above_renal_max",
             "crcl by Cockcroft-Gault from creatinine 2 mg/dL",
         ],
     },
