@@ -246,6 +246,11 @@ impl Words<'_> {
                 r.name(),
                 self.drug(*d)
             ),
+            TKind::StopDate(d, r) => format!(
+                "the day the last {} entry of {} ended",
+                r.name(),
+                self.drug(*d)
+            ),
             TKind::Reduced(s, w) => format!(
                 "the daily dose of {} was lowered in the last {w} days",
                 self.set(*s)

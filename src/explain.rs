@@ -256,9 +256,21 @@ impl Explainer<'_> {
             TKind::Cmp(_, a, b) | TKind::Add(a, b) | TKind::Sub(a, b) => {
                 (vec![self.step(a), self.step(b)], false)
             }
+            // A dose on a computed day shows how the day was reached (`stop_date(...) - 28 days`).
+            TKind::DailyDose(_, _, Some(on))
+                if !matches!(on.kind, TKind::Date(_) | TKind::AsOf) =>
+            {
+                (vec![self.step(on)], false)
+            }
             _ => (Vec::new(), false),
         };
         let node = match &e.kind {
+            // A dose on a day that is not known is unknown for that day's reason (its part).
+            TKind::DailyDose(_, _, Some(on))
+                if !matches!(oracle::eval(self.g, self.f, on), Value::Date(_)) =>
+            {
+                None
+            }
             TKind::DailyDose(d, r, _) => Some(Node::DailyDose(*d, *r, None)),
             kind => crate::compile::leaf(kind),
         };
@@ -412,6 +424,7 @@ impl Explainer<'_> {
             TKind::RouteIs(d, _)
             | TKind::Stopped(d, ..)
             | TKind::Tapered(d, _)
+            | TKind::StopDate(d, _)
             | TKind::DailyDose(d, ..) => {
                 let found = entries(SetRef::Drug(*d), &|m| m.state != EntryState::Invisible);
                 if found.is_empty() && f.meds_provided {

@@ -421,6 +421,9 @@ pub enum TKind {
     Stopped(DrugId, Route, i64),
     /// The last entry before the stop was a lower dose than the one before.
     Tapered(DrugId, Route),
+    /// The day the last entry of the drug by the route ended, when every such entry has ended
+    /// (a date; unknown while one is taken, when there is none, or when the records do not say).
+    StopDate(DrugId, Route),
     /// Some ingredient of the set, taken now, has a lower daily dose by some route than it
     /// had the given number of days ago.
     Reduced(SetRef, i64),

@@ -486,7 +486,8 @@ fn drugs_read(g: &RuleGraph, n: NodeId) -> Option<Vec<DrugId>> {
         Node::DailyDose(d, ..)
         | Node::RouteIs(d, _)
         | Node::Stopped(d, ..)
-        | Node::Tapered(d, _) => Some(vec![d]),
+        | Node::Tapered(d, _)
+        | Node::StopDate(d, _) => Some(vec![d]),
         _ => None,
     }
 }

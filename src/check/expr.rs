@@ -20,6 +20,7 @@ const FUNCTIONS: &[&str] = &[
     "route",
     "stopped",
     "tapered",
+    "stop_date",
     "drugs",
     "any",
     "all",
@@ -226,7 +227,7 @@ impl Checker<'_> {
                 let days = self.duration_days(pack, &within.value)?;
                 typed(TKind::Reduced(set, days), Type::Bool, span)
             }
-            "daily_dose" | "stopped" | "tapered" | "route" => {
+            "daily_dose" | "stopped" | "tapered" | "stop_date" | "route" => {
                 self.drug_call(pack, func, args, span, place)
             }
             _ => {
@@ -396,7 +397,7 @@ impl Checker<'_> {
         let named: &[&str] = match f {
             "daily_dose" => &["route", "on"],
             "stopped" => &["route", "within"],
-            "tapered" => &["route"],
+            "tapered" | "stop_date" => &["route"],
             _ => &[],
         };
         let ident = self.one_name(func, args, span, named)?;
@@ -461,6 +462,7 @@ impl Checker<'_> {
                 let days = self.duration_days(pack, &within.value)?;
                 typed(TKind::Stopped(drug, route, days), Type::Bool, span)
             }
+            "stop_date" => typed(TKind::StopDate(drug, route), Type::Date, span),
             _ => typed(TKind::Tapered(drug, route), Type::Bool, span),
         }
     }

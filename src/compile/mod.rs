@@ -57,6 +57,8 @@ pub enum Node {
     Stopped(DrugId, Route, i64),
     /// `tapered`.
     Tapered(DrugId, Route),
+    /// `stop_date`.
+    StopDate(DrugId, Route),
     /// `reduced`.
     Reduced(SetRef, i64),
     /// `drugs` (templates).
@@ -201,6 +203,7 @@ pub fn leaf(kind: &TKind) -> Option<Node> {
         TKind::RouteIs(d, r) => Node::RouteIs(*d, *r),
         TKind::Stopped(d, r, w) => Node::Stopped(*d, *r, *w),
         TKind::Tapered(d, r) => Node::Tapered(*d, *r),
+        TKind::StopDate(d, r) => Node::StopDate(*d, *r),
         TKind::Reduced(s, w) => Node::Reduced(*s, *w),
         TKind::Drugs(s) => Node::Drugs(*s),
         TKind::DailyDose(_, _, Some(_))
@@ -227,6 +230,7 @@ pub fn reads_medications(nodes: &[Node], n: NodeId) -> bool {
             | Node::RouteIs(..)
             | Node::Stopped(..)
             | Node::Tapered(..)
+            | Node::StopDate(..)
             | Node::Reduced(..)
     ) || node.children().any(|c| reads_medications(nodes, c))
 }
@@ -404,7 +408,8 @@ fn build_graph(
             Node::DailyDose(d, ..)
             | Node::RouteIs(d, _)
             | Node::Stopped(d, ..)
-            | Node::Tapered(d, _) => Some(GraphNode::Drug(d)),
+            | Node::Tapered(d, _)
+            | Node::StopDate(d, _) => Some(GraphNode::Drug(d)),
             _ => None,
         };
         if let Some(t) = target {

@@ -51,6 +51,7 @@ pub fn leaf(node: &Node, f: &PatientFacts, v: &Vocabulary, on: Option<Value>) ->
         Node::RouteIs(d, r) => meds(f, || Value::Bool(route_is(f, d, r))),
         Node::Stopped(d, r, window) => meds(f, || Value::Bool(stopped(f, d, r, window))),
         Node::Tapered(d, r) => meds(f, || Value::Bool(tapered(f, d, r))),
+        Node::StopDate(d, r) => meds(f, || stop_day(f, d, r).map_or(Value::Unknown, Value::Date)),
         Node::Reduced(s, window) => meds(f, || Value::Bool(reduced(f, v, s, window).0)),
         Node::Drugs(_)
         | Node::Not(_)
@@ -261,6 +262,17 @@ pub fn ended_on(m: &MedFact) -> Option<Date> {
         EntryState::History => m.end,
         EntryState::Taking => m.interrupted,
         EntryState::Future | EntryState::Invisible => None,
+    }
+}
+
+/// `stop_date(d, route: r)`: the day the last entry of `d` by `r` ended. `None` while some such
+/// entry is taken, when there is none, when the records do not say (a route or an end date is
+/// missing, a hold is undated), or when the last one is an open order past the horizon, which
+/// ended by that day at the latest but on a day the record does not give.
+pub fn stop_day(f: &PatientFacts, d: DrugId, r: Route) -> Option<Date> {
+    match stop_date(f, d, r) {
+        Ok(Some(end)) if !lapsed_on(f, d, r, end) => Some(end),
+        _ => None,
     }
 }
 

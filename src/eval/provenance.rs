@@ -350,7 +350,11 @@ impl Cx<'_> {
                         .map(|m| self.entry(m)),
                 );
             }
-            Node::Stopped(d, r, _) if v.tri() == Tri::True => {
+            // The stop, with its day and the entries that ended: the same fact whether the rule
+            // asked whether the drug stopped or on which day.
+            Node::Stopped(d, r, _) | Node::StopDate(d, r)
+                if v.tri() == Tri::True || matches!(v, Value::Date(_)) =>
+            {
                 let ended: Vec<EntryRef> = predicates::entries_of(self.f, d)
                     .filter(|m| m.route == Some(r) && predicates::ended_on(m).is_some())
                     .map(|m| self.entry(m))
@@ -514,6 +518,7 @@ impl Cx<'_> {
             | Node::RouteIs(..)
             | Node::Stopped(..)
             | Node::Tapered(..)
+            | Node::StopDate(..)
             | Node::Reduced(..)
             | Node::TakingBy(..)
             | Node::DailyDose(..)
@@ -590,7 +595,22 @@ impl Cx<'_> {
                     .collect();
                 format!("the route of {} is not given", unclear.join(", "))
             }
-            Node::Stopped(d, ..) if predicates::entries_of(f, d).any(|m| m.beyond_horizon) => {
+            Node::StopDate(d, r) if matches!(predicates::stop_date(f, d, r), Ok(None)) => {
+                if predicates::entries_of(f, d)
+                    .any(|m| m.state == EntryState::Taking && m.route == Some(r))
+                {
+                    format!(
+                        "{} ({}) is still taken: it has not stopped",
+                        p.drugs[d].name,
+                        r.name()
+                    )
+                } else {
+                    format!("no entry of {} ({}) has ended", p.drugs[d].name, r.name())
+                }
+            }
+            Node::Stopped(d, ..) | Node::StopDate(d, _)
+                if predicates::entries_of(f, d).any(|m| m.beyond_horizon) =>
+            {
                 let lapsed: Vec<String> = predicates::entries_of(f, d)
                     .filter(|m| m.beyond_horizon)
                     .map(|m| format!("'{}'", self.entry(m).text))
@@ -600,7 +620,7 @@ impl Cx<'_> {
                     lapsed.join(", ")
                 )
             }
-            Node::Stopped(d, ..) | Node::Tapered(d, _)
+            Node::Stopped(d, ..) | Node::Tapered(d, _) | Node::StopDate(d, _)
                 if predicates::entries_of(f, d).any(|m| m.hold_undated) =>
             {
                 let held: Vec<String> = predicates::entries_of(f, d)
@@ -612,7 +632,7 @@ impl Cx<'_> {
                     held.join(", ")
                 )
             }
-            Node::Stopped(d, ..) | Node::Tapered(d, _) => {
+            Node::Stopped(d, ..) | Node::Tapered(d, _) | Node::StopDate(d, _) => {
                 let unclear: Vec<String> = predicates::entries_of(f, d)
                     .filter(|m| {
                         m.route.is_none() || (m.state == EntryState::History && m.end.is_none())
