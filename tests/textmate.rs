@@ -382,6 +382,7 @@ const FUNCTIONS: &[&str] = &[
     "daily_dose",
     "route",
     "stopped",
+    "stop_date",
     "tapered",
     "reduced",
     "drugs",
