@@ -723,12 +723,9 @@ const CLAIMS: &[Claim] = &[
     ),
     claim(
         "tramadol_sertraline",
-        &[
-            "tramadol_with_serotonergic_drug major",
-            "tramadol_with_seizure_cofactor moderate",
-        ],
+        &["tramadol_with_serotonergic_drug major"],
         &[],
-        "tramadol with an SSRI: serotonin syndrome, and a seizure cofactor",
+        "tramadol with an SSRI: one card, serotonin syndrome, whose advice names the added seizure risk",
     ),
     claim(
         "unrecognized_drug_zorblatin",

@@ -80,6 +80,7 @@ HARM = {
     "tizanidine_and_baclofen_with_antihypertensive": HYPOTENSION,
     "bupropion_with_abrupt_sedative_stop": SEIZURE,
     "phenytoin_with_trimethoprim_sulfamethoxazole_elderly": "phenytoin toxicity",
+    "phenytoin_with_trimethoprim_sulfamethoxazole": "phenytoin toxicity",
 }
 
 # Rules about one drug (or a drug and a condition): no pairs, whatever they list.
@@ -101,7 +102,8 @@ SINGLE = {
     "bupropion_in_eating_disorder", "antiepileptic_abrupt_stop_in_epilepsy",
     "baclofen_oral_start_above_label", "baclofen_intrathecal_above_maintenance",
     "baclofen_intrathecal_with_intrathecal_morphine", "baclofen_non_intrathecal_injection",
-    "baclofen_intrathecal_zero_rate", "bupropion_above_max_dose",
+    "baclofen_intrathecal_zero_rate", "bupropion_above_max_dose", "baclofen_renal_impairment",
+    "gabapentin_above_renal_max", "pregabalin_above_renal_max", "levetiracetam_above_dialysis_max",
 }
 
 
