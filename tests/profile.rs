@@ -11,7 +11,7 @@ const PATIENT: &str = r#"{"id": "p", "age": 60, "conditions": [], "labs": [],
     {"text": "Baclofen 10 mg tablet", "dose": {"value": 10, "unit": "mg"}, "frequency": "tid", "route": "oral"},
     {"text": "Lisinopril 10 mg tablet", "dose": {"value": 10, "unit": "mg"}, "frequency": "daily", "route": "oral"},
     {"text": "Tramadol 50 mg tablet", "dose": {"value": 50, "unit": "mg"}, "frequency": "q6h", "route": "oral"},
-    {"text": "Sertraline 50 mg tablet", "dose": {"value": 50, "unit": "mg"}, "frequency": "daily", "route": "oral"}
+    {"text": "Quetiapine 25 mg tablet", "dose": {"value": 25, "unit": "mg"}, "frequency": "qhs", "route": "oral"}
   ]}"#;
 
 fn rules(engine: &Engine) -> Vec<(String, String)> {
