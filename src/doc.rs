@@ -213,12 +213,13 @@ impl Words<'_> {
             TKind::Taking(s) => format!("takes {}", self.set(*s)),
             TKind::TakingBy(s, r) => format!("takes {} by a {} route", self.set(*s), r.name()),
             TKind::New(s) => format!("{} is being ordered", self.set(*s)),
-            TKind::Count(s) => match s {
+            TKind::Count(s, u) => match s {
                 SetRef::Class(c) => format!(
-                    "the number of distinct `{}` drugs taken",
-                    self.program.classes[*c].name
+                    "the number of distinct `{}` drugs taken{}",
+                    self.program.classes[*c].name,
+                    u.words()
                 ),
-                SetRef::Drug(_) => format!("the number of {} taken", self.set(*s)),
+                SetRef::Drug(_) => format!("the number of {} taken{}", self.set(*s), u.words()),
             },
             TKind::Has(c) => format!("has `{}`", self.program.conditions[*c].name),
             TKind::Had(c) => format!("has or had `{}`", self.program.conditions[*c].name),
@@ -255,7 +256,7 @@ impl Words<'_> {
                 "the daily dose of {} was lowered in the last {w} days",
                 self.set(*s)
             ),
-            TKind::Drugs(s) => format!("the entries of {}", self.set(*s)),
+            TKind::Drugs(s, u) => format!("the entries of {} taken{}", self.set(*s), u.words()),
             TKind::Not(a) => format!("not ({})", self.expr(a)),
             TKind::And(..) => self.chain(e, "and"),
             TKind::Or(..) => self.chain(e, "or"),

@@ -405,7 +405,24 @@ impl Explainer<'_> {
             )]
         };
         match &e.kind {
-            TKind::Taking(s) | TKind::Count(s) | TKind::TakingBy(s, _) | TKind::Reduced(s, _) => {
+            TKind::Count(s, dosing) if *dosing != Dosing::Any => {
+                let found = entries(*s, &|m| {
+                    m.state == EntryState::Taking && dosing.reads(m.prn)
+                });
+                if found.is_empty() && f.meds_provided {
+                    none(&format!(
+                        "{} being taken{}",
+                        set_name(g, *s),
+                        dosing.words()
+                    ))
+                } else {
+                    found
+                }
+            }
+            TKind::Taking(s)
+            | TKind::Count(s, _)
+            | TKind::TakingBy(s, _)
+            | TKind::Reduced(s, _) => {
                 let found = entries(*s, &|m| m.state == EntryState::Taking);
                 if found.is_empty() && f.meds_provided {
                     none(&format!("{} being taken", set_name(g, *s)))

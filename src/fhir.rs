@@ -142,8 +142,21 @@ struct DoseAndRate {
 struct Dosage {
     timing: Option<Timing>,
     as_needed_boolean: Option<bool>,
+    /// R4: the reason a PRN medication is taken (present means as needed).
+    as_needed_codeable_concept: Option<serde_json::Value>,
+    /// R5: `asNeeded` is the boolean, `asNeededFor` the reasons (present means as needed).
+    as_needed: Option<bool>,
+    as_needed_for: Vec<serde_json::Value>,
     route: Option<CodeableConcept>,
     dose_and_rate: Vec<DoseAndRate>,
+}
+
+/// Taken as needed (PRN): `asNeededBoolean` (R4), `asNeeded` (R5), or a reason for taking it
+/// as needed (`asNeededCodeableConcept` in R4, `asNeededFor` in R5).
+fn as_needed(d: &Dosage) -> bool {
+    d.as_needed_boolean.or(d.as_needed).unwrap_or(false)
+        || d.as_needed_codeable_concept.is_some()
+        || !d.as_needed_for.is_empty()
 }
 
 /// R5's CodeableReference: a concept, a reference, or both.
@@ -510,7 +523,7 @@ fn medication(
         atc: concept.code(system::ATC).map(|c| Cow::Owned(c.to_string())),
         dose,
         frequency: frequency.map(Cow::Owned),
-        prn: dosage.and_then(|d| d.as_needed_boolean).unwrap_or(false),
+        prn: dosage.is_some_and(as_needed),
         route: dosage
             .and_then(|d| d.route.as_ref())
             .and_then(route)

@@ -264,6 +264,49 @@ pub enum SetRef {
     Class(ClassId),
 }
 
+/// Which entries `count` and `drugs` read: every one taken now, or only those taken on a
+/// schedule (`scheduled: true`: not marked as needed) or only those taken as needed
+/// (`scheduled: false`, PRN).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Dosing {
+    /// Every entry taken now, PRN included.
+    #[default]
+    Any,
+    /// Entries taken on a schedule.
+    Scheduled,
+    /// Entries taken as needed (PRN).
+    AsNeeded,
+}
+
+impl Dosing {
+    /// Whether an entry, marked PRN or not, is read.
+    pub fn reads(self, prn: bool) -> bool {
+        match self {
+            Dosing::Any => true,
+            Dosing::Scheduled => !prn,
+            Dosing::AsNeeded => prn,
+        }
+    }
+
+    /// The argument as written after the set's name (`, scheduled: true`), or nothing.
+    pub fn written(self) -> &'static str {
+        match self {
+            Dosing::Any => "",
+            Dosing::Scheduled => ", scheduled: true",
+            Dosing::AsNeeded => ", scheduled: false",
+        }
+    }
+
+    /// The entries read, in words (`" on a schedule"`), or nothing.
+    pub fn words(self) -> &'static str {
+        match self {
+            Dosing::Any => "",
+            Dosing::Scheduled => " on a schedule",
+            Dosing::AsNeeded => " as needed",
+        }
+    }
+}
+
 /// A checked rule.
 #[derive(Clone, Debug)]
 pub struct RuleDef {
@@ -405,8 +448,8 @@ pub enum TKind {
     TakingBy(SetRef, crate::route::Routes),
     /// A draft order is for it.
     New(SetRef),
-    /// Distinct ingredients of the set taken now.
-    Count(SetRef),
+    /// Distinct ingredients of the set taken now, by the entries `Dosing` reads.
+    Count(SetRef, Dosing),
     /// An active condition.
     Has(ConditionId),
     /// An active or past condition.
@@ -427,8 +470,8 @@ pub enum TKind {
     /// Some ingredient of the set, taken now, has a lower daily dose by some route than it
     /// had the given number of days ago.
     Reduced(SetRef, i64),
-    /// The patient's entries in the set (templates only).
-    Drugs(SetRef),
+    /// The patient's entries in the set taken now, by `Dosing` (templates only).
+    Drugs(SetRef, Dosing),
     /// Negation.
     Not(Box<TExpr>),
     /// Conjunction.

@@ -73,8 +73,8 @@ fn unused(g: &RuleGraph, out: &mut Vec<Diagnostic>) {
                 Node::Taking(s)
                 | Node::TakingBy(s, _)
                 | Node::New(s)
-                | Node::Count(s)
-                | Node::Drugs(s)
+                | Node::Count(s, _)
+                | Node::Drugs(s, _)
                 | Node::Reduced(s, _) => {
                     if let SetRef::Class(c) = s {
                         classes.insert(c);
@@ -351,7 +351,7 @@ impl Bounds {
 /// negative.
 fn natural_range(g: &RuleGraph, subject: NodeId) -> Range {
     match g.nodes[subject as usize] {
-        Node::Count(s) => Range {
+        Node::Count(s, _) => Range {
             lo: 0.0,
             lo_in: true,
             hi: match s {
@@ -481,7 +481,7 @@ fn drugs_read(g: &RuleGraph, n: NodeId) -> Option<Vec<DrugId>> {
         Node::Taking(s)
         | Node::TakingBy(s, _)
         | Node::New(s)
-        | Node::Count(s)
+        | Node::Count(s, _)
         | Node::Reduced(s, _) => Some(members(g, s)),
         Node::DailyDose(d, ..)
         | Node::RouteIs(d, _)
@@ -502,7 +502,7 @@ fn members(g: &RuleGraph, s: SetRef) -> Vec<DrugId> {
 fn unbound(g: &RuleGraph, hole: &TExpr, read: &[NodeId], sets: &[Vec<DrugId>]) -> Option<String> {
     let reads = |want: &dyn Fn(&Node) -> bool| read.iter().any(|&n| want(&g.nodes[n as usize]));
     let overlaps = |s: SetRef| {
-        let same = |n: &Node| matches!(n, Node::Taking(x) | Node::TakingBy(x, _) | Node::New(x) | Node::Count(x) | Node::Reduced(x, _) if *x == s);
+        let same = |n: &Node| matches!(n, Node::Taking(x) | Node::TakingBy(x, _) | Node::New(x) | Node::Count(x, _) | Node::Reduced(x, _) if *x == s);
         if reads(&same) {
             return true;
         }
@@ -526,7 +526,7 @@ fn unbound(g: &RuleGraph, hole: &TExpr, read: &[NodeId], sets: &[Vec<DrugId>]) -
                 g.program.drugs[*d].name
             ))
         }
-        TKind::Drugs(s) | TKind::Count(s) if !overlaps(*s) => Some(format!(
+        TKind::Drugs(s, _) | TKind::Count(s, _) if !overlaps(*s) => Some(format!(
             "the patient's `{}`",
             match s {
                 SetRef::Drug(d) => g.program.drugs[*d].name.clone(),

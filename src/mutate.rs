@@ -206,6 +206,15 @@ fn mutate(e: &TExpr, text: &str, add: &mut impl FnMut(usize, usize, String)) {
                 }
             }
         }
+        // `count(x, scheduled: true)`: the qualifier dropped, so PRN entries count too.
+        TKind::Count(_, dosing) if *dosing != crate::ir::Dosing::Any => {
+            let (start, end) = (e.span.start as usize, e.span.end as usize);
+            if let Some(call) = text.get(start..end)
+                && let Some(comma) = call.rfind(',')
+            {
+                add(start + comma, end - 1, String::new());
+            }
+        }
         // A day counted from a day of the record (`stop_date(d, route: oral) - 28 days`): the
         // offset is a threshold too. Offsets from `as_of` are not nudged yet: the bundled packs'
         // tests do not pin all of them (the baclofen titration window).

@@ -339,3 +339,90 @@ fn blood_creatinine_38483_4_gives_a_cockcroft_gault_clearance() {
     assert_eq!(crcl.value, "29.17");
     assert_eq!(crcl.entries, ["Observation/cr"]);
 }
+
+/// A bundle of one patient on scheduled morphine and oxycodone, the oxycodone's dosage
+/// carrying `prn` (the as-needed element as the release writes it, or nothing).
+fn two_opioids(fhir_version: &str, prn: &str) -> String {
+    // R5 writes the drug as a CodeableReference, R4 as medicationCodeableConcept.
+    let key = if fhir_version.starts_with('5') {
+        "medication"
+    } else {
+        "medicationCodeableConcept"
+    };
+    let request = |id: &str, code: &str, display: &str, extra: &str| {
+        let concept = format!(
+            r#"{{"coding": [{{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                "code": "{code}", "display": "{display}"}}], "text": "{display}"}}"#
+        );
+        let drug = if key == "medication" {
+            format!(r#"{{"concept": {concept}}}"#)
+        } else {
+            concept
+        };
+        format!(
+            r#"{{"resource": {{"resourceType": "MedicationRequest", "id": "{id}", "status": "active",
+              "intent": "order", "authoredOn": "2026-10-01", "subject": {{"reference": "Patient/p1"}},
+              "{key}": {drug},
+              "dosageInstruction": [{{"timing": {{"repeat": {{"frequency": 1, "period": 6, "periodUnit": "h"}}}},
+                "route": {{"coding": [{{"system": "http://snomed.info/sct", "code": "26643006"}}]}}{extra},
+                "doseAndRate": [{{"doseQuantity": {{"value": 5, "unit": "mg"}}}}]}}]}}}}"#
+        )
+    };
+    let morphine = request("m1", "892494", "morphine sulfate 15 MG Oral Tablet", "");
+    let oxycodone = request(
+        "o1",
+        "1049621",
+        "oxycodone hydrochloride 5 MG Oral Tablet",
+        prn,
+    );
+    format!(
+        r#"{{"resourceType": "Bundle", "type": "collection", "meta": {{"profile": []}},
+          "entry": [
+            {{"resource": {{"resourceType": "CapabilityStatement", "fhirVersion": "{fhir_version}",
+              "status": "active", "kind": "instance", "date": "2026-10-01", "format": ["json"]}}}},
+            {{"resource": {{"resourceType": "Patient", "id": "p1", "birthDate": "1976-05-01"}}}},
+            {morphine}, {oxycodone}]}}"#
+    )
+}
+
+fn check_bundle(bundle: &str) -> PatientReport {
+    Engine::bundled()
+        .unwrap()
+        .check_fhir(&mut Scratch::default(), bundle, day("2026-11-01"))
+        .unwrap()
+}
+
+#[test]
+fn an_opioid_taken_as_needed_is_read_as_needed_in_each_release_way_of_writing_it() {
+    // Written on a schedule (no as-needed element, or asNeededBoolean false): two scheduled opioids.
+    for prn in ["", r#", "asNeededBoolean": false"#] {
+        let r = check_bundle(&two_opioids("4.0.1", prn));
+        assert!(
+            fired(&r).contains(&"opioid_with_another_opioid"),
+            "{prn}: {:?}",
+            fired(&r)
+        );
+    }
+    // As needed: R4's boolean or its reason, R5's boolean or its reasons. The breakthrough opioid
+    // is not a second scheduled one.
+    for (release, prn) in [
+        ("4.0.1", r#", "asNeededBoolean": true"#),
+        (
+            "4.0.1",
+            r#", "asNeededCodeableConcept": {"text": "breakthrough pain"}"#,
+        ),
+        ("5.0.0", r#", "asNeeded": true"#),
+        (
+            "5.0.0",
+            r#", "asNeededFor": [{"text": "breakthrough pain"}]"#,
+        ),
+    ] {
+        let r = check_bundle(&two_opioids(release, prn));
+        assert!(r.unrecognized.is_empty(), "{prn}: {:?}", r.unrecognized);
+        assert!(
+            !fired(&r).contains(&"opioid_with_another_opioid"),
+            "{release} {prn}: {:?}",
+            fired(&r)
+        );
+    }
+}

@@ -181,12 +181,21 @@ impl Checker<'_> {
                 if f == "taking" && Self::named_arg(args, "route").is_some() {
                     return self.taking_by(pack, func, args, span);
                 }
-                let set = self.set_arg(pack, func, args, span)?;
+                let named: &[&str] = match f {
+                    "count" | "drugs" => &["scheduled"],
+                    _ => &[],
+                };
+                let ident = self.one_name(func, args, span, named)?;
+                let set = self.set_of(pack, ident)?;
+                let dosing = match Self::named_arg(args, "scheduled") {
+                    Some(arg) => self.dosing(arg)?,
+                    None => Dosing::Any,
+                };
                 let (kind, ty) = match f {
                     "taking" => (TKind::Taking(set), Type::Bool),
                     "new" => (TKind::New(set), Type::Bool),
-                    "count" => (TKind::Count(set), Type::Count),
-                    _ => (TKind::Drugs(set), Type::Entries),
+                    "count" => (TKind::Count(set, dosing), Type::Count),
+                    _ => (TKind::Drugs(set, dosing), Type::Entries),
                 };
                 typed(kind, ty, span)
             }
@@ -266,9 +275,23 @@ impl Checker<'_> {
         typed(TKind::TakingBy(set, routes), Type::Bool, span)
     }
 
-    fn set_arg(&mut self, pack: PackId, func: &Ident, args: &[Arg], span: Span) -> Option<SetRef> {
-        let ident = self.one_name(func, args, span, &[])?;
-        self.set_of(pack, ident)
+    /// `scheduled: true` (the entries taken on a schedule) or `scheduled: false` (as needed).
+    fn dosing(&mut self, arg: &Arg) -> Option<Dosing> {
+        match arg.value.kind {
+            ExprKind::Bool(true) => Some(Dosing::Scheduled),
+            ExprKind::Bool(false) => Some(Dosing::AsNeeded),
+            _ => {
+                self.error(
+                    Diagnostic::error(
+                        "E050",
+                        arg.value.span,
+                        "`scheduled:` is `true` (entries taken on a schedule) or `false` (taken as needed)",
+                    )
+                    .with_help("write `count(benzodiazepine, scheduled: true)`"),
+                );
+                None
+            }
+        }
     }
 
     fn set_of(&mut self, pack: PackId, ident: &Ident) -> Option<SetRef> {

@@ -42,7 +42,7 @@ pub enum Node {
     /// `new`.
     New(SetRef),
     /// `count`.
-    Count(SetRef),
+    Count(SetRef, Dosing),
     /// `has`.
     Has(ConditionId),
     /// `had`.
@@ -62,7 +62,7 @@ pub enum Node {
     /// `reduced`.
     Reduced(SetRef, i64),
     /// `drugs` (templates).
-    Drugs(SetRef),
+    Drugs(SetRef, Dosing),
     /// `not`.
     Not(NodeId),
     /// `and`.
@@ -195,7 +195,7 @@ pub fn leaf(kind: &TKind) -> Option<Node> {
         TKind::Taking(s) => Node::Taking(*s),
         TKind::TakingBy(s, r) => Node::TakingBy(*s, *r),
         TKind::New(s) => Node::New(*s),
-        TKind::Count(s) => Node::Count(*s),
+        TKind::Count(s, u) => Node::Count(*s, *u),
         TKind::Has(c) => Node::Has(*c),
         TKind::Had(c) => Node::Had(*c),
         TKind::Lab(l, w) => Node::Lab(*l, *w),
@@ -205,7 +205,7 @@ pub fn leaf(kind: &TKind) -> Option<Node> {
         TKind::Tapered(d, r) => Node::Tapered(*d, *r),
         TKind::StopDate(d, r) => Node::StopDate(*d, *r),
         TKind::Reduced(s, w) => Node::Reduced(*s, *w),
-        TKind::Drugs(s) => Node::Drugs(*s),
+        TKind::Drugs(s, u) => Node::Drugs(*s, *u),
         TKind::DailyDose(_, _, Some(_))
         | TKind::Not(_)
         | TKind::And(..)
@@ -225,7 +225,7 @@ pub fn reads_medications(nodes: &[Node], n: NodeId) -> bool {
         Node::Taking(_)
             | Node::TakingBy(..)
             | Node::New(_)
-            | Node::Count(_)
+            | Node::Count(..)
             | Node::DailyDose(..)
             | Node::RouteIs(..)
             | Node::Stopped(..)
@@ -400,8 +400,8 @@ fn build_graph(
             Node::Taking(s)
             | Node::TakingBy(s, _)
             | Node::New(s)
-            | Node::Count(s)
-            | Node::Drugs(s)
+            | Node::Count(s, _)
+            | Node::Drugs(s, _)
             | Node::Reduced(s, _) => Some(set_node(s)),
             Node::Has(c) | Node::Had(c) => Some(GraphNode::Condition(c)),
             Node::Lab(l, _) => Some(GraphNode::Lab(l)),
@@ -504,7 +504,7 @@ fn cmp_trigger(
     b: NodeId,
 ) -> Option<Vec<usize>> {
     let needs = |n: &Node| match *n {
-        Node::Count(s) => Some(vocab.bit(s)),
+        Node::Count(s, _) => Some(vocab.bit(s)),
         Node::DailyDose(d, ..) => Some(d),
         _ => None,
     };

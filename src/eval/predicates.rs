@@ -3,7 +3,7 @@
 
 use crate::compile::{Node, Vocabulary};
 use crate::date::Date;
-use crate::ir::{DrugId, LabId};
+use crate::ir::{Dosing, DrugId, LabId};
 use crate::patient::{DailyDose, EntryState, LabFact, MedFact, PatientFacts};
 use crate::route::{Route, Routes};
 use crate::value::{Interval, Tri, Value};
@@ -19,12 +19,12 @@ pub fn leaf(node: &Node, f: &PatientFacts, v: &Vocabulary, on: Option<Value>) ->
         Node::Taking(s) => meds(f, || Value::Bool(Tri::from_bool(f.taking.get(v.bit(s))))),
         Node::TakingBy(s, routes) => meds(f, || Value::Bool(taking_by(f, v, s, routes))),
         Node::New(s) => meds(f, || Value::Bool(Tri::from_bool(f.new.get(v.bit(s))))),
-        Node::Count(s) => meds(f, || {
+        Node::Count(s, dosing) => meds(f, || {
             let bit = v.bit(s);
             let n = f
                 .taking_drugs
                 .iter()
-                .filter(|&&d| v.drug_bits[d].get(bit))
+                .filter(|&&d| v.drug_bits[d].get(bit) && taken_by(f, d, dosing))
                 .count();
             Value::Num(Interval::point(n as f64))
         }),
@@ -53,7 +53,7 @@ pub fn leaf(node: &Node, f: &PatientFacts, v: &Vocabulary, on: Option<Value>) ->
         Node::Tapered(d, r) => meds(f, || Value::Bool(tapered(f, d, r))),
         Node::StopDate(d, r) => meds(f, || stop_day(f, d, r).map_or(Value::Unknown, Value::Date)),
         Node::Reduced(s, window) => meds(f, || Value::Bool(reduced(f, v, s, window).0)),
-        Node::Drugs(_)
+        Node::Drugs(..)
         | Node::Not(_)
         | Node::And(..)
         | Node::Or(..)
@@ -62,6 +62,12 @@ pub fn leaf(node: &Node, f: &PatientFacts, v: &Vocabulary, on: Option<Value>) ->
         | Node::Sub(..)
         | Node::Quantified(..) => Value::Unknown,
     }
+}
+
+/// Some entry of ingredient `d` taken now is one `dosing` reads (any entry, for `Dosing::Any`).
+fn taken_by(f: &PatientFacts, d: DrugId, dosing: Dosing) -> bool {
+    dosing == Dosing::Any
+        || entries_of(f, d).any(|m| m.state == EntryState::Taking && dosing.reads(m.prn))
 }
 
 fn meds(f: &PatientFacts, then: impl FnOnce() -> Value) -> Value {

@@ -6,7 +6,7 @@ mod status;
 
 use super::{Memo, Outcome, Scratch, predicates, value};
 use crate::compile::{Node, NodeId, RuleGraph};
-use crate::ir::{Derivation, Piece, Quantifier, RuleId, SetRef, Template, Type};
+use crate::ir::{Derivation, Dosing, Piece, Quantifier, RuleId, SetRef, Template, Type};
 use crate::patient::{
     DailyDose, EntryState, LabProblem, MedFact, Patient, PatientFacts, ResolvedBy,
 };
@@ -217,9 +217,18 @@ impl Cx<'_> {
         }
         let p = &self.g.program;
         match *node {
-            Node::Taking(s) | Node::Count(s) => {
-                meds.extend(self.entries_in(s, |m| m.state == EntryState::Taking));
-                if let (Node::Count(_), Value::Num(x)) = (node, v) {
+            Node::Taking(s) | Node::Count(s, _) => {
+                let dosing = match *node {
+                    Node::Count(_, dosing) => dosing,
+                    _ => Dosing::Any,
+                };
+                meds.extend(
+                    self.entries_in(s, |m| m.state == EntryState::Taking && dosing.reads(m.prn)),
+                );
+                // A count of none names nothing the patient takes: not a fact of the finding.
+                if let (Node::Count(..), Value::Num(x)) = (node, v)
+                    && x.hi > 0.0
+                {
                     facts.push(fact(
                         "count",
                         set_name(self.g, s),
@@ -514,7 +523,7 @@ impl Cx<'_> {
         Some(match *node {
             Node::Taking(_)
             | Node::New(_)
-            | Node::Count(_)
+            | Node::Count(..)
             | Node::RouteIs(..)
             | Node::Stopped(..)
             | Node::Tapered(..)
@@ -771,10 +780,10 @@ impl Cx<'_> {
 
     fn render_hole(&self, memo: &mut Memo, n: NodeId, ty: Type) -> String {
         let node = &self.g.nodes[n as usize];
-        if let Node::Drugs(s) = *node {
+        if let Node::Drugs(s, dosing) = *node {
             // A drug renewed many times is named once.
             let mut names: Vec<String> = Vec::new();
-            for e in self.entries_in(s, |m| m.state == EntryState::Taking) {
+            for e in self.entries_in(s, |m| m.state == EntryState::Taking && dosing.reads(m.prn)) {
                 if !names.iter().any(|n| n.eq_ignore_ascii_case(&e.text)) {
                     names.push(e.text);
                 }

@@ -175,6 +175,8 @@ pub struct MedFact {
     pub dose_key: u64,
     /// Whether the entry is an order or a statement of use.
     pub source: Option<EntrySource>,
+    /// Taken as needed (PRN), as the record marks it; otherwise on a schedule.
+    pub prn: bool,
 }
 
 /// A lab result matched to a declared lab.
@@ -415,6 +417,7 @@ impl PatientFacts {
             route_unreadable: matches!(written_route, Some(None)),
             dose_key: dose_key(m),
             source: m.source,
+            prn: m.prn,
         })
     }
 
