@@ -467,6 +467,8 @@ const NOISE: &[&str] = &[
     "er",
     "extended",
     "film",
+    // "Tablet for Oral Suspension", the RxNorm dose form.
+    "for",
     "free",
     "fumarate",
     "g",
