@@ -37,6 +37,7 @@ SEIZURE = "seizure threshold"
 SEROTONIN = "serotonin syndrome"
 HYPOTENSION = "hypotension"
 NALOXONE = "naloxone not on the list"
+DUPLICATE = "duplicate therapy within one class (65 and older)"
 
 # Combination rules (about two or more drugs taken together) and the harm each is about.
 HARM = {
@@ -55,6 +56,7 @@ HARM = {
     "cns_depressants_in_comfort_care": SEDATION,
     "oxybate_with_sedative_hypnotic": SEDATION,
     "oxybate_with_cns_depressant": SEDATION,
+    "opioid_with_another_opioid": SEDATION,
     # Beers Table 5: three or more CNS-active drugs, a falls criterion.
     "cns_active_three_or_more": FALLS,
     "anticholinergic_combination_elderly": ANTICHOLINERGIC,
@@ -81,6 +83,10 @@ HARM = {
     "bupropion_with_abrupt_sedative_stop": SEIZURE,
     "phenytoin_with_trimethoprim_sulfamethoxazole_elderly": "phenytoin toxicity",
     "phenytoin_with_trimethoprim_sulfamethoxazole": "phenytoin toxicity",
+    # STOPP v3 A3: two agents of one class on a schedule (the harm is the duplication itself).
+    "benzodiazepine_duplicate_elderly": DUPLICATE,
+    "antipsychotic_duplicate_elderly": DUPLICATE,
+    "gabapentinoid_duplicate_elderly": DUPLICATE,
 }
 
 # Rules about one drug (or a drug and a condition): no pairs, whatever they list.
@@ -104,6 +110,7 @@ SINGLE = {
     "baclofen_intrathecal_with_intrathecal_morphine", "baclofen_non_intrathecal_injection",
     "baclofen_intrathecal_zero_rate", "bupropion_above_max_dose", "baclofen_renal_impairment",
     "gabapentin_above_renal_max", "pregabalin_above_renal_max", "levetiracetam_above_dialysis_max",
+    "sedative_with_alcohol_misuse",
 }
 
 
