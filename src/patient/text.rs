@@ -466,6 +466,8 @@ const NOISE: &[&str] = &[
     "enteric",
     "er",
     "extended",
+    // "Extra Strength", the OTC label's strength words.
+    "extra",
     "film",
     // "Tablet for Oral Suspension", the RxNorm dose form.
     "for",
@@ -517,6 +519,8 @@ const NOISE: &[&str] = &[
     "monohydrate",
     "mucosal",
     "napsylate",
+    // "No. 3": a product number.
+    "no",
     "of",
     "orally",
     "pack",
@@ -540,6 +544,7 @@ const NOISE: &[&str] = &[
     "solution",
     "spray",
     "sr",
+    "strength",
     "strip",
     "strips",
     "succinate",
