@@ -379,6 +379,7 @@ impl Resources {
         }
         let mut labs = Vec::new();
         let mut weight: Option<(String, f64)> = None;
+        let mut height: Option<(String, f64)> = None;
         for v in self.of("Observation") {
             let o: Observation = typed(v, "Observation")?;
             if matches!(o.status.as_deref(), Some("cancelled" | "entered-in-error")) {
@@ -392,11 +393,18 @@ impl Resources {
                 .or_else(|| o.issued.clone())
                 .map(|d| day(&d));
             match (loinc, date) {
-                (Some("29463-7" | "3141-9"), Some(date)) => {
+                (Some(code), Some(date)) if BODY_WEIGHT_LOINC.contains(&code) => {
                     if let Some(kg) = o.value_quantity.as_ref().and_then(kilograms)
                         && weight.as_ref().is_none_or(|(d, _)| *d <= date)
                     {
                         weight = Some((date, kg));
+                    }
+                }
+                (Some(code), Some(date)) if BODY_HEIGHT_LOINC.contains(&code) => {
+                    if let Some(cm) = o.value_quantity.as_ref().and_then(centimetres)
+                        && height.as_ref().is_none_or(|(d, _)| *d <= date)
+                    {
+                        height = Some((date, cm));
                     }
                 }
                 (Some(code), Some(date)) => {
@@ -438,6 +446,7 @@ impl Resources {
                 _ => Sex::Unknown,
             }),
             weight_kg: weight.map(|w| w.1),
+            height_cm: height.map(|h| h.1),
             conditions: sections.conditions.then_some(conditions),
             labs: sections.labs.then_some(labs),
             medications: sections.medications.then_some(meds),
@@ -462,6 +471,24 @@ fn typed<T: serde::de::DeserializeOwned>(v: &Value, kind: &str) -> Result<T, Fhi
 /// The day of a FHIR date or dateTime (`2026-10-01T08:00:00Z` → `2026-10-01`).
 fn day(s: &str) -> String {
     s.get(..10).unwrap_or(s).to_string()
+}
+
+/// Body weight by LOINC: 29463-7 Body weight, 3141-9 Body weight Measured.
+pub(crate) const BODY_WEIGHT_LOINC: [&str; 2] = ["29463-7", "3141-9"];
+
+/// Body height by LOINC: 8302-2 Body height, the code of the FHIR Body Height profile.
+pub(crate) const BODY_HEIGHT_LOINC: [&str; 1] = ["8302-2"];
+
+/// A body height in cm, from the units the FHIR Body Height profile allows (UCUM `cm`,
+/// `[in_i]`) and their plain spellings.
+fn centimetres(q: &Quantity) -> Option<f64> {
+    let v = q.value?;
+    match q.unit()? {
+        "cm" => Some(v),
+        "m" => Some(v * 100.0),
+        "[in_i]" | "in" | "[in_us]" => Some(v * 2.54),
+        _ => None,
+    }
 }
 
 fn kilograms(q: &Quantity) -> Option<f64> {

@@ -166,6 +166,30 @@ pub enum Derivation {
         /// The serum creatinine lab.
         creatinine: LabId,
     },
+    /// A clearance in mL/min adjusted to 1.73 m2 of body surface: x 1.73 / BSA, the body
+    /// surface by Mosteller from height and weight (sqrt(cm x kg / 3600) m2).
+    PerBodySurface {
+        /// The clearance lab (mL/min), reported or derived.
+        clearance: LabId,
+    },
+}
+
+impl Derivation {
+    /// The lab the value is derived from.
+    pub fn input(self) -> LabId {
+        match self {
+            Derivation::CockcroftGault { creatinine } => creatinine,
+            Derivation::PerBodySurface { clearance } => clearance,
+        }
+    }
+
+    /// The name rules write it by: `computed NAME(INPUT)`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Derivation::CockcroftGault { .. } => "cockcroft_gault",
+            Derivation::PerBodySurface { .. } => "per_body_surface",
+        }
+    }
 }
 
 /// A test written in a pack: a patient, a date and what the packs must find.

@@ -105,8 +105,8 @@ fn unused(g: &RuleGraph, out: &mut Vec<Diagnostic>) {
     }
     // A lab another lab is derived from is used by it.
     for lab in &p.labs {
-        if let Some(Derivation::CockcroftGault { creatinine }) = lab.computed {
-            labs.insert(creatinine);
+        if let Some(derivation) = lab.computed {
+            labs.insert(derivation.input());
         }
     }
     // Classes named inside other classes' definitions.

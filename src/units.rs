@@ -19,6 +19,8 @@ pub enum Dimension {
     Concentration,
     /// Body weight (canonical: kg).
     Weight,
+    /// Body height (canonical: cm).
+    Length,
     /// A duration (canonical: days).
     Duration,
     /// Age (canonical: years).
@@ -35,6 +37,7 @@ impl Dimension {
             Dimension::ClearancePerBsa => "mL/min/1.73m2",
             Dimension::Concentration => "mg/dL",
             Dimension::Weight => "kg",
+            Dimension::Length => "cm",
             Dimension::Duration => "days",
             Dimension::Age => "years",
         }
@@ -49,6 +52,7 @@ impl Dimension {
             Dimension::ClearancePerBsa => "a clearance per body surface (mL/min/1.73m2)",
             Dimension::Concentration => "a concentration (mg/dL)",
             Dimension::Weight => "a weight (kg)",
+            Dimension::Length => "a height (cm)",
             Dimension::Duration => "a duration (days)",
             Dimension::Age => "an age (years)",
         }
@@ -114,6 +118,11 @@ pub const UNITS: &[Unit] = &[
         factor: 1.0,
     },
     Unit {
+        token: "cm",
+        dimension: Dimension::Length,
+        factor: 1.0,
+    },
+    Unit {
         token: "days",
         dimension: Dimension::Duration,
         factor: 1.0,
@@ -157,6 +166,7 @@ pub fn lookup_record_unit(written: &str) -> Option<Unit> {
         }
         "mg/dl" => "mg/dL",
         "kg" => "kg",
+        "cm" => "cm",
         _ => return umol_creatinine(key).or_else(|| hourly_rate(key)),
     };
     lookup(token)

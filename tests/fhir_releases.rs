@@ -340,6 +340,24 @@ fn blood_creatinine_38483_4_gives_a_cockcroft_gault_clearance() {
     assert_eq!(crcl.entries, ["Observation/cr"]);
 }
 
+#[test]
+fn body_height_in_inches_adjusts_the_clearance_to_body_surface() {
+    // The latest height (66.9 in = 169.9 cm, not the 150 cm of 2019) and 70 kg make a body
+    // surface of 1.818 m2 (Mosteller); Cockcroft-Gault gives (140 - 50) x 70 / (72 x 1.5) =
+    // 58.33 mL/min, so 55.52 mL/min/1.73 m2: 3000 mg/day is above the 2000 of the 50-80 row.
+    let r = report("levetiracetam_height_in_inches", "2026-11-01");
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.rule == "levetiracetam_above_renal_max")
+        .unwrap_or_else(|| panic!("{:?}", fired(&r)));
+    let lab = f.facts.iter().find(|x| x.fact == "lab").unwrap();
+    assert_eq!(lab.value, "55.52");
+    assert_eq!(lab.entries, ["Observation/cr"]);
+    assert!(lab.about.contains("height 169.93 cm"), "{}", lab.about);
+    assert!(lab.about.contains("body surface 1.82 m2"), "{}", lab.about);
+}
+
 /// A bundle of one patient on scheduled morphine and oxycodone, the oxycodone's dosage
 /// carrying `prn` (the as-needed element as the release writes it, or nothing).
 fn two_opioids(fhir_version: &str, prn: &str) -> String {

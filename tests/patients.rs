@@ -489,8 +489,8 @@ const CLAIMS: &[Claim] = &[
     claim(
         "elderly_lorazepam_epilepsy_70yo",
         &["benzodiazepine_elderly minor"],
-        &[],
-        "a benzodiazepine in epilepsy: Beers' seizure exception makes it minor",
+        &["levetiracetam_above_renal_max"],
+        "a benzodiazepine in epilepsy: Beers' seizure exception makes it minor; levetiracetam 1500 mg/day against the label's clearance per 1.73 m2 needs the height the record lacks",
     ),
     claim(
         "elderly_oxycodone_lowered_gabapentin_added_72yo",
@@ -782,6 +782,36 @@ fn every_fixture_patient_gets_what_its_scenario_claims() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_data_gap_gives_each_reason_once() {
+    // A lab missing under three dose rows is one thing missing, said once.
+    let engine = Engine::bundled().unwrap();
+    let mut scratch = Scratch::default();
+    for c in CLAIMS {
+        let path = format!("tests/data/patients/{}.json", c.fixture);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let report = engine.check_json(&mut scratch, &text, as_of()).unwrap();
+        for g in &report.data_gaps {
+            for (i, r) in g.reasons.iter().enumerate() {
+                assert!(
+                    !g.reasons[..i].contains(r),
+                    "{}: {} says {r:?} twice",
+                    c.fixture,
+                    g.rule
+                );
+            }
+        }
+    }
+    let text = std::fs::read_to_string("tests/data/patients/medications_absent_70yo.json").unwrap();
+    let report = engine.check_json(&mut scratch, &text, as_of()).unwrap();
+    let gap = report
+        .data_gaps
+        .iter()
+        .find(|g| g.rule == "gabapentin_above_renal_max")
+        .expect("three dose rows, no medication list, no clearance: a gap");
+    assert_eq!(gap.reasons.len(), 2, "{:?}", gap.reasons);
 }
 
 #[test]

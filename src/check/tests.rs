@@ -224,6 +224,7 @@ impl Checker<'_> {
             age: None,
             sex: None,
             weight_kg: None,
+            height_cm: None,
             conditions: Some(Vec::new()),
             labs: Some(Vec::new()),
             medications: Some(Vec::new()),
@@ -263,6 +264,9 @@ impl Checker<'_> {
                 TestFact::Weight(q) => self
                     .test_quantity(q, Dimension::Weight, "a weight, such as `weight 70 kg`")
                     .map(|kg| p.weight_kg = Some(kg)),
+                TestFact::Height(q) => self
+                    .test_quantity(q, Dimension::Length, "a height, such as `height 170 cm`")
+                    .map(|cm| p.height_cm = Some(cm)),
                 TestFact::Condition {
                     system,
                     code,

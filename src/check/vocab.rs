@@ -240,10 +240,13 @@ impl Checker<'_> {
 
     /// Checks `computed METHOD(INPUT)` of every lab, once all labs have their units.
     pub(super) fn define_derivations(&mut self) {
+        const METHODS: [&str; 2] = ["cockcroft_gault", "per_body_surface"];
         for (id, pack, method, input) in std::mem::take(&mut self.derived_labs) {
-            if method.name != "cockcroft_gault" {
-                let help = suggestion(&method.name, ["cockcroft_gault"], || {
-                    "the one derivation is `cockcroft_gault(creatinine)`".to_string()
+            if !METHODS.contains(&method.name.as_str()) {
+                let help = suggestion(&method.name, METHODS, || {
+                    "the derivations are `cockcroft_gault(CREATININE)` and \
+                     `per_body_surface(CLEARANCE)`"
+                        .to_string()
                 });
                 self.error(
                     Diagnostic::error(
@@ -255,38 +258,64 @@ impl Checker<'_> {
                 );
                 continue;
             }
-            let Some(Decl::Lab(creatinine)) =
+            let Some(Decl::Lab(from)) =
                 self.lookup(pack, &input, "a lab", |d| matches!(d, Decl::Lab(_)))
             else {
                 continue;
             };
+            let cockcroft_gault = method.name == "cockcroft_gault";
+            let (gives, reads) = if cockcroft_gault {
+                (Dimension::Clearance, Dimension::Concentration)
+            } else {
+                (Dimension::ClearancePerBsa, Dimension::Clearance)
+            };
+            let what = if cockcroft_gault {
+                (
+                    "Cockcroft-Gault gives a clearance in mL/min",
+                    "Cockcroft-Gault reads serum creatinine in mg/dL",
+                )
+            } else {
+                (
+                    "a clearance per body surface is in mL/min/1.73m2",
+                    "a clearance per body surface is computed from a clearance in mL/min",
+                )
+            };
             let lab = &self.program.labs[id];
-            if lab.dimension != Dimension::Clearance {
+            if lab.dimension != gives {
                 let message = format!(
-                    "Cockcroft-Gault gives a clearance in mL/min, but lab `{}` is {}",
+                    "{}, but lab `{}` is {}",
+                    what.0,
                     lab.name,
                     lab.dimension.describe()
                 );
                 self.error(
                     Diagnostic::error("E021", method.span, message)
-                        .with_help("give the lab `unit mL/min`"),
+                        .with_help(format!("give the lab `unit {}`", gives.canonical_unit())),
                 );
                 continue;
             }
-            let input_dim = self.program.labs[creatinine].dimension;
-            if input_dim != Dimension::Concentration {
+            let input_dim = self.program.labs[from].dimension;
+            if input_dim != reads {
                 let message = format!(
-                    "Cockcroft-Gault reads serum creatinine in mg/dL, but lab `{}` is {}",
+                    "{}, but lab `{}` is {}",
+                    what.1,
                     input.name,
                     input_dim.describe()
                 );
-                self.error(
-                    Diagnostic::error("E021", input.span, message)
-                        .with_help("name the serum creatinine lab, declared with `unit mg/dL`"),
-                );
+                self.error(Diagnostic::error("E021", input.span, message).with_help(
+                    if cockcroft_gault {
+                        "name the serum creatinine lab, declared with `unit mg/dL`"
+                    } else {
+                        "name the clearance lab, declared with `unit mL/min`"
+                    },
+                ));
                 continue;
             }
-            self.program.labs[id].computed = Some(Derivation::CockcroftGault { creatinine });
+            self.program.labs[id].computed = Some(if cockcroft_gault {
+                Derivation::CockcroftGault { creatinine: from }
+            } else {
+                Derivation::PerBodySurface { clearance: from }
+            });
         }
     }
 

@@ -404,9 +404,12 @@ impl Cx<'_> {
     /// A lab's name in a fact; a derived value names its method and inputs.
     fn lab_name(&self, lab: &crate::patient::LabFact) -> String {
         let def = &self.g.program.labs[lab.lab];
-        let Some(Derivation::CockcroftGault { creatinine }) = def.computed.filter(|_| lab.derived)
-        else {
-            return def.name.clone();
+        let creatinine = match def.computed.filter(|_| lab.derived) {
+            None => return def.name.clone(),
+            Some(Derivation::PerBodySurface { clearance }) => {
+                return self.per_body_surface_name(lab, clearance);
+            }
+            Some(Derivation::CockcroftGault { creatinine }) => creatinine,
         };
         let scr = self
             .f
@@ -429,6 +432,43 @@ impl Cx<'_> {
                 .weight_kg
                 .map_or_else(|| "?".into(), crate::value::format_number),
             self.f.age.map_or_else(|| "?".into(), |a| a.to_string()),
+        )
+    }
+
+    /// "crcl_bsa: crcl 80 mL/min (reported 2026-10-01) x 1.73 / body surface 1.82 m2
+    /// (Mosteller: ...)", a computed clearance with its own derivation.
+    fn per_body_surface_name(&self, lab: &crate::patient::LabFact, clearance: usize) -> String {
+        let from = self
+            .f
+            .labs
+            .iter()
+            .find(|l| l.lab == clearance && l.entry == lab.entry && l.value.is_ok());
+        let name = &self.g.program.labs[clearance].name;
+        let (from_value, how) = from.map_or_else(
+            || ("?".to_string(), String::new()),
+            |l| {
+                let value = l.value.map(|v| v.to_string()).unwrap_or_default();
+                let how = if l.derived {
+                    let full = self.lab_name(l);
+                    let how = full.strip_prefix(name.as_str()).unwrap_or(&full).trim();
+                    format!(" ({how})")
+                } else {
+                    format!(" (reported {})", l.date)
+                };
+                (value, how)
+            },
+        );
+        let number = |x: Option<f64>| x.map_or_else(|| "?".into(), crate::value::format_number);
+        let bsa =
+            self.f.height_cm.zip(self.f.weight_kg).map(|(h, w)| {
+                (crate::patient::body_surface_mosteller(h, w) * 100.0).round() / 100.0
+            });
+        format!(
+            "{}: {name} {from_value} mL/min{how} x 1.73 / body surface {} m2 (Mosteller: height {} cm, weight {} kg)",
+            self.g.program.labs[lab.lab].name,
+            number(bsa),
+            number(self.f.height_cm),
+            number(self.f.weight_kg),
         )
     }
 
@@ -479,7 +519,16 @@ impl Cx<'_> {
     fn reasons(&self, memo: &mut Memo, n: NodeId) -> Vec<String> {
         let mut out = Vec::new();
         self.collect_reasons(memo, n, &mut out);
-        out.dedup();
+        // A reason met twice (one missing lab under several dose rows) is said once, in the
+        // order first met. The lists are a handful long.
+        let mut kept = 0;
+        for i in 0..out.len() {
+            if !out[..kept].contains(&out[i]) {
+                out.swap(kept, i);
+                kept += 1;
+            }
+        }
+        out.truncate(kept);
         if out.is_empty() {
             out.push("an input the rule reads is missing".into());
         }
@@ -545,9 +594,18 @@ impl Cx<'_> {
                     match predicates::latest_lab(f, l, w) {
                         None => match predicates::underivable_lab(f, l, w) {
                             Some(lab) => format!(
-                                "no {name} result in the {w} days up to {}, and the creatinine of {} cannot give one by Cockcroft-Gault: {}",
+                                "no {name} result in the {w} days up to {}, and {}: {}",
                                 f.as_of,
-                                lab.date,
+                                match p.labs[l].computed {
+                                    Some(Derivation::PerBodySurface { clearance }) => format!(
+                                        "the {} of {} cannot give one per 1.73 m2 of body surface",
+                                        p.labs[clearance].name, lab.date
+                                    ),
+                                    _ => format!(
+                                        "the creatinine of {} cannot give one by Cockcroft-Gault",
+                                        lab.date
+                                    ),
+                                },
                                 match lab.value {
                                     Err(LabProblem::Missing(what)) =>
                                         format!("the patient's {what} is not given"),
@@ -555,7 +613,20 @@ impl Cx<'_> {
                                 }
                             ),
                             None if p.labs[l].computed.is_some() => format!(
-                                "no {name} result, nor a serum creatinine to compute it from, in the {w} days up to {}",
+                                "no {name} result, nor a {} to compute it from, in the {w} days up to {}",
+                                match p.labs[l].computed {
+                                    Some(Derivation::PerBodySurface { clearance }) => {
+                                        let from = &p.labs[clearance];
+                                        match from.computed {
+                                            Some(_) => format!(
+                                                "{} (or a serum creatinine for it)",
+                                                from.name
+                                            ),
+                                            None => from.name.clone(),
+                                        }
+                                    }
+                                    _ => "serum creatinine".to_string(),
+                                },
                                 f.as_of
                             ),
                             None => format!("no {name} result in the {w} days up to {}", f.as_of),

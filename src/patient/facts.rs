@@ -217,6 +217,8 @@ pub struct PatientFacts {
     pub age: Option<Interval>,
     /// Body weight in kg.
     pub weight_kg: Option<f64>,
+    /// Body height in cm.
+    pub height_cm: Option<f64>,
     /// Sex.
     pub sex: Option<Sex>,
     /// The medication list was provided.
@@ -299,6 +301,7 @@ impl PatientFacts {
         self.as_of = as_of;
         self.age = age(patient, as_of)?;
         self.weight_kg = patient.weight_kg.filter(|w| w.is_finite() && *w > 0.0);
+        self.height_cm = patient.height_cm.filter(|h| h.is_finite() && *h > 0.0);
         self.sex = patient.sex;
         self.medications(patient, vocab)?;
         self.conditions(patient, vocab)?;
@@ -464,24 +467,41 @@ impl PatientFacts {
                 });
             }
         }
-        for &(lab, derivation) in vocab.derivations() {
-            let Derivation::CockcroftGault { creatinine } = derivation;
-            for i in 0..self.labs.len() {
-                let scr = &self.labs[i];
-                if scr.lab != creatinine || scr.derived {
+        // Clearances from creatinine first, so that a clearance per body surface can be derived
+        // from a computed clearance as well as from a reported one.
+        for pass in [
+            DerivationPass::FromCreatinine,
+            DerivationPass::FromClearance,
+        ] {
+            for &(lab, derivation) in vocab.derivations() {
+                if DerivationPass::of(derivation) != pass {
                     continue;
                 }
-                let fact = LabFact {
-                    lab,
-                    date: scr.date,
-                    value: scr
-                        .value
-                        .and_then(|scr| cockcroft_gault(scr, self.age, self.weight_kg, self.sex)),
-                    entry: scr.entry,
-                    derived: true,
-                    unit_assumed: false,
-                };
-                self.labs.push(fact);
+                let input = derivation.input();
+                for i in 0..self.labs.len() {
+                    let from = &self.labs[i];
+                    if from.lab != input || (from.derived && pass == DerivationPass::FromCreatinine)
+                    {
+                        continue;
+                    }
+                    let value = from.value.and_then(|v| match derivation {
+                        Derivation::CockcroftGault { .. } => {
+                            cockcroft_gault(v, self.age, self.weight_kg, self.sex)
+                        }
+                        Derivation::PerBodySurface { .. } => {
+                            per_body_surface(v, self.height_cm, self.weight_kg)
+                        }
+                    });
+                    let fact = LabFact {
+                        lab,
+                        date: from.date,
+                        value,
+                        entry: from.entry,
+                        derived: true,
+                        unit_assumed: false,
+                    };
+                    self.labs.push(fact);
+                }
             }
         }
         Ok(())
@@ -533,6 +553,48 @@ fn dose_key(m: &MedicationRecord<'_>) -> u64 {
     eat(m.frequency.as_deref().unwrap_or("").trim().as_bytes());
     eat(&[u8::from(m.prn)]);
     h
+}
+
+/// The order derivations run in: a derivation reads only what an earlier pass has produced.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum DerivationPass {
+    FromCreatinine,
+    FromClearance,
+}
+
+impl DerivationPass {
+    fn of(d: Derivation) -> DerivationPass {
+        match d {
+            Derivation::CockcroftGault { .. } => DerivationPass::FromCreatinine,
+            Derivation::PerBodySurface { .. } => DerivationPass::FromClearance,
+        }
+    }
+}
+
+/// Body surface area in m2 by Mosteller: sqrt(height in cm x weight in kg / 3600).
+pub fn body_surface_mosteller(height_cm: f64, weight_kg: f64) -> f64 {
+    (height_cm * weight_kg / 3600.0).sqrt()
+}
+
+/// A clearance in mL/min adjusted to 1.73 m2 of body surface: x 1.73 / BSA (Mosteller). A range
+/// stays a range: the factor is one positive number.
+pub fn per_body_surface(
+    clearance: Interval,
+    height_cm: Option<f64>,
+    weight_kg: Option<f64>,
+) -> Result<Interval, LabProblem> {
+    let height = height_cm.ok_or(LabProblem::Missing("height"))?;
+    let weight = weight_kg.ok_or(LabProblem::Missing("weight"))?;
+    let bsa = body_surface_mosteller(height, weight);
+    if !(bsa.is_finite() && bsa > 0.0) {
+        return Err(LabProblem::Value);
+    }
+    let k = 1.73 / bsa;
+    Ok(Interval {
+        lo: clearance.lo * k,
+        hi: clearance.hi * k,
+        ..clearance
+    })
 }
 
 /// Creatinine clearance in mL/min by Cockcroft-Gault: (140 - age) x weight / (72 x serum
@@ -752,6 +814,26 @@ mod tests {
         assert!(low.hi.is_infinite());
     }
 
+    #[test]
+    fn clearance_per_body_surface_by_mosteller() {
+        // 180 cm and 80 kg: sqrt(180 x 80 / 3600) = 2 m2, so 100 mL/min is 86.5 per 1.73 m2.
+        assert!((body_surface_mosteller(180.0, 80.0) - 2.0).abs() < 1e-12);
+        let v = per_body_surface(Interval::point(100.0), Some(180.0), Some(80.0)).unwrap();
+        assert!((v.lo - 86.5).abs() < 1e-9 && (v.hi - 86.5).abs() < 1e-9);
+        // A range keeps its bounds and their openness.
+        let open = Interval::parse(">60").unwrap();
+        let v = per_body_surface(open, Some(180.0), Some(80.0)).unwrap();
+        assert!((v.lo - 51.9).abs() < 1e-9 && v.hi.is_infinite() && v.lo_open);
+        assert_eq!(
+            per_body_surface(Interval::point(100.0), None, Some(80.0)),
+            Err(LabProblem::Missing("height"))
+        );
+        assert_eq!(
+            per_body_surface(Interval::point(100.0), Some(180.0), None),
+            Err(LabProblem::Missing("weight"))
+        );
+    }
+
     fn patient(birth: &str) -> Patient<'_> {
         Patient {
             id: "p".into(),
@@ -759,6 +841,7 @@ mod tests {
             age: None,
             sex: None,
             weight_kg: None,
+            height_cm: None,
             conditions: None,
             labs: None,
             medications: None,

@@ -11,7 +11,7 @@ mod text;
 pub use dose::{Conversion, DailyDose, DoseFact, DoseProblem, frequency_per_day};
 pub use facts::{
     Bits, EntryState, LabFact, LabProblem, MedFact, NotScreened, PatientFacts, RecordError,
-    StatusPolicy, not_screened,
+    StatusPolicy, body_surface_mosteller, not_screened,
 };
 pub use model::*;
 pub use relations::{LineError, RelationError, RelationSummary, RxnormRelations};

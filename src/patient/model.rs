@@ -23,6 +23,9 @@ pub struct Patient<'a> {
     /// Weight in kilograms.
     #[serde(default)]
     pub weight_kg: Option<f64>,
+    /// Height in centimetres.
+    #[serde(default)]
+    pub height_cm: Option<f64>,
     /// Conditions: absent (or null) means unknown, `[]` means none.
     #[serde(default, borrow)]
     pub conditions: Option<Vec<ConditionRecord<'a>>>,

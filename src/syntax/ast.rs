@@ -350,6 +350,8 @@ pub enum TestFact {
     Sex(Ident),
     /// `weight 70 kg`.
     Weight(Expr),
+    /// `height 170 cm`.
+    Height(Expr),
     /// `condition [icd10|snomed] "CODE" [STATUS]`.
     Condition {
         /// The code system, ICD-10-CM when not written.

@@ -127,6 +127,7 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::t_born
             | Rule::t_sex
             | Rule::t_weight
+            | Rule::t_height
             | Rule::t_on
             | Rule::t_med
             | Rule::t_from
@@ -380,6 +381,7 @@ impl Cx {
             }
             Rule::sex_f => TestFact::Sex(self.ident(next_of(&mut c))),
             Rule::weight_f => TestFact::Weight(self.quantity(next_of(&mut c))),
+            Rule::height_f => TestFact::Height(self.quantity(next_of(&mut c))),
             Rule::cond_f => {
                 let mut system = None;
                 let mut code = None;
@@ -744,9 +746,10 @@ fn describe(rule: Rule) -> &'static str {
         | Rule::born_f
         | Rule::sex_f
         | Rule::weight_f
+        | Rule::height_f
         | Rule::cond_f
         | Rule::lab_f
-        | Rule::med_f => "a patient fact (age, born, sex, weight, condition, lab, med)",
+        | Rule::med_f => "a patient fact (age, born, sex, weight, height, condition, lab, med)",
         Rule::med_dose | Rule::med_from | Rule::med_to | Rule::med_code | Rule::med_word => {
             "a medication detail (dose, frequency, route, status, from, to)"
         }

@@ -32,6 +32,15 @@ pub fn bundle(record: &Value) -> Value {
             "valueQuantity": {"value": kg, "unit": "kg", "system": "http://unitsofmeasure.org", "code": "kg"},
         }));
     }
+    if let Some(cm) = record.get("height_cm").and_then(Value::as_f64) {
+        entries.push(json!({
+            "resourceType": "Observation", "id": format!("{id}-height"), "status": "final",
+            "code": {"coding": [{"system": system::LOINC, "code": "8302-2", "display": "Body height"}]},
+            "subject": subject,
+            "effectiveDateTime": "2026-01-01",
+            "valueQuantity": {"value": cm, "unit": "cm", "system": "http://unitsofmeasure.org", "code": "cm"},
+        }));
+    }
     let mut shared: Vec<String> = Vec::new();
     for (i, m) in list(record, "medications").enumerate() {
         let entry_id = format!(
