@@ -420,6 +420,184 @@ async fn patient_view_cards_for_active_medications_and_a_gap_card_only_for_missi
 }
 
 // ---------------------------------------------------------------------------------------------
+// Prefetch written for another service
+// ---------------------------------------------------------------------------------------------
+
+/// The answer (cards) to a request that must succeed.
+async fn answered(server: &Server, service: &str, request: &Value) -> Value {
+    let reply = post(server, &format!("/cds-services/{service}"), None, request).await;
+    assert_eq!(reply.status, 200, "{service}: {:#}", reply.body);
+    reply.body
+}
+
+/// The acceptance test of prefetch by content: requests shaped as the CDS Hooks 2.0
+/// specification's examples, as an EHR configured for another service sends them (its keys
+/// `item1`, `item2`, ..., `context.patientId` as `Patient/p1`, a medication list split over two
+/// searches, a NutritionOrder among the draft orders, a PractitionerRole and a `null` that are not
+/// ours), get exactly the cards of the same data under rxguard's own keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_services_prefetch_keys_get_the_same_cards_as_ours() {
+    let server = insecure().await;
+    let cases = [
+        (
+            "rxguard-order-select",
+            "other_keys/order_select",
+            "order_select_oxycodone_lorazepam",
+        ),
+        (
+            "rxguard-order-sign",
+            "other_keys/order_sign",
+            "other_keys/order_sign_own_keys",
+        ),
+        (
+            "rxguard-patient-view",
+            "other_keys/patient_view",
+            "patient_view_tramadol_lorazepam",
+        ),
+    ];
+    for (service, theirs, ours) in cases {
+        let ours = answered(&server, service, &fixture(ours)).await;
+        let theirs_request = fixture(theirs);
+        assert!(
+            theirs_request["prefetch"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .all(|k| k.starts_with("item")),
+            "{service}: the fixture uses none of our keys"
+        );
+        let theirs = answered(&server, service, &theirs_request).await;
+        assert_eq!(theirs, ours, "{service}");
+        // Not equal by being empty: each finds the opioid with the benzodiazepine, no gap.
+        let rules: Vec<&str> = ours["cards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(rule_of)
+            .collect();
+        assert!(
+            rules.contains(&"opioid_with_benzodiazepine"),
+            "{service}: {rules:?}"
+        );
+        assert!(
+            !ours.to_string().contains("Some checks could not be run"),
+            "{service}: {ours:#}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prefetch_that_failed_under_any_key_is_a_data_gap_never_an_empty_list() {
+    let server = insecure().await;
+    let service = "rxguard-patient-view";
+    let gap_detail = |answer: &Value| -> String {
+        answer["cards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["summary"] == "Some checks could not be run")
+            .map(|c| c["detail"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("a gap card: {answer:#}"))
+    };
+    let decided = answered(&server, service, &fixture("other_keys/patient_view")).await;
+    let alerts_of = |answer: &Value| -> Vec<String> {
+        answer["cards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["indicator"] != "info")
+            .map(|c| rule_of(c).to_string())
+            .collect()
+    };
+
+    // The Condition search failed: an OperationOutcome in its place.
+    let mut failed = fixture("other_keys/patient_view");
+    failed["prefetch"]["item3"] = json!({
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "timeout", "diagnostics": "Condition search timed out"}]
+    });
+    let answer = answered(&server, service, &failed).await;
+    let detail = gap_detail(&answer);
+    assert!(detail.contains("tramadol_in_seizure_disorder"), "{detail}");
+    assert!(detail.contains("`item3`"), "{detail}");
+    assert!(detail.contains("Condition search timed out"), "{detail}");
+    assert_eq!(alerts_of(&answer), alerts_of(&decided));
+
+    // The same failure inside the search Bundle.
+    let mut failed_inside = fixture("other_keys/patient_view");
+    failed_inside["prefetch"]["item3"]["entry"] = json!([{"resource": {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "fatal", "code": "exception", "diagnostics": "database offline"}]
+    }, "search": {"mode": "outcome"}}]);
+    let detail = gap_detail(&answered(&server, service, &failed_inside).await);
+    assert!(detail.contains("tramadol_in_seizure_disorder"), "{detail}");
+    assert!(detail.contains("database offline"), "{detail}");
+
+    // A condition search narrowed to some codes, or only its first page, is not the list.
+    let mut narrowed = fixture("other_keys/patient_view");
+    narrowed["prefetch"]["item3"]["link"][0]["url"] =
+        json!("https://ehr.example.org/fhir/Condition?patient=p1&code=44054006");
+    let detail = gap_detail(&answered(&server, service, &narrowed).await);
+    assert!(detail.contains("tramadol_in_seizure_disorder"), "{detail}");
+    assert!(detail.contains("narrowed by `code`"), "{detail}");
+    let mut paged = fixture("other_keys/patient_view");
+    paged["prefetch"]["item3"]["link"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"relation": "next", "url": "https://ehr.example.org/fhir?page=2"}));
+    let detail = gap_detail(&answered(&server, service, &paged).await);
+    assert!(detail.contains("first page"), "{detail}");
+
+    // `null` under a key not ours cannot say which section is empty: unknown, not none.
+    let mut null = fixture("other_keys/patient_view");
+    null["prefetch"]["item3"] = Value::Null;
+    let detail = gap_detail(&answered(&server, service, &null).await);
+    assert!(detail.contains("tramadol_in_seizure_disorder"), "{detail}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_prefetched_patient_must_be_the_patient_in_context() {
+    let server = insecure().await;
+    let path = "/cds-services/rxguard-patient-view";
+    let reason = |reply: &Reply| reply.body["error"].as_str().unwrap_or_default().to_string();
+
+    let mut other_patient = fixture("other_keys/patient_view");
+    other_patient["context"]["patientId"] = json!("Patient/p2");
+    let reply = post(&server, path, None, &other_patient).await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(
+        reason(&reply).contains("Patient `p1`") && reason(&reply).contains("`p2`"),
+        "{}",
+        reply.body
+    );
+
+    // Another patient's medication in a search: refused, not mixed into the cards.
+    let mut mixed = fixture("other_keys/patient_view");
+    mixed["prefetch"]["item2"]["entry"][0]["resource"]["subject"]["reference"] =
+        json!("Patient/p9");
+    let reply = post(&server, path, None, &mixed).await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reason(&reply).contains("Patient `p9`"), "{}", reply.body);
+
+    // context.patientId that names no patient.
+    let mut practitioner = fixture("other_keys/patient_view");
+    practitioner["context"]["patientId"] = json!("Practitioner/dr-1");
+    let reply = post(&server, path, None, &practitioner).await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(
+        reason(&reply).contains("context.patientId"),
+        "{}",
+        reply.body
+    );
+
+    // Nothing usable under any key: 412.
+    let mut nothing = fixture("other_keys/patient_view");
+    nothing["prefetch"] = json!({"user": "123", "item9": null,
+        "enc": {"resourceType": "Encounter", "id": "enc-1"}});
+    assert_eq!(post(&server, path, None, &nothing).await.status, 412);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Errors
 // ---------------------------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 //! The three services: discovery, and a hook request (context and prefetch) read into one
 //! patient record, checked, and answered with cards.
 //!
-//! Prefetch keys, each a resource, a search Bundle, `null`, or an OperationOutcome:
+//! The prefetch templates discovery lists (an EHR configured for another service sends other
+//! keys: [`super::prefetch`] reads each value by what it is, whatever its key):
 //!
 //! | key | template | section |
 //! |---|---|---|
@@ -11,13 +12,16 @@
 //! | `conditions` | `Condition?patient=…` | conditions |
 //! | `observations` | `Observation?patient=…&code=` the LOINC codes of the packs' labs and weight | labs |
 //!
-//! `null` is "the EHR looked and found nothing": the section is provided, empty. A missing key or
-//! an OperationOutcome (the EHR could not fetch it) leaves the section absent: the rules that
-//! read it are data gaps, listed in an info card. Stopped and completed orders are asked for
+//! `null` under one of these keys is "the EHR looked and found nothing": the section is provided,
+//! empty. A missing key or an OperationOutcome (the EHR could not fetch it) leaves the section
+//! absent: the rules that read it are data gaps, listed in an info card. Stopped and completed orders are asked for
 //! because the withdrawal rules read the medication history; FHIR search has no token for
 //! "the last N days" in a template, so the query asks for every such order and the rules' own
 //! look-back windows decide what counts.
 
+use super::prefetch::{
+    self, CONDITIONS, MEDICATIONS, Note, OBSERVATIONS, PATIENT, Prefetch, STATEMENTS,
+};
 use super::{App, Refusal, body, known_service};
 use crate::Engine;
 use crate::date::Date;
@@ -100,14 +104,6 @@ impl Hook {
     }
 }
 
-/// The prefetch keys and the section each provides.
-const PATIENT: &str = "patient";
-const MEDICATIONS: &str = "medications";
-const STATEMENTS: &str = "statements";
-const CONDITIONS: &str = "conditions";
-const OBSERVATIONS: &str = "observations";
-const KEYS: [&str; 5] = [PATIENT, MEDICATIONS, STATEMENTS, CONDITIONS, OBSERVATIONS];
-
 /// Body weight LOINC codes the FHIR reader takes.
 const WEIGHT_LOINC: [&str; 2] = ["29463-7", "3141-9"];
 
@@ -179,22 +175,6 @@ struct HookContext {
     draft_orders: Option<Value>,
 }
 
-/// What the EHR sent for one prefetch key.
-enum Prefetched {
-    /// No such key.
-    Missing,
-    /// An OperationOutcome: the EHR could not fetch it (its diagnostics).
-    Unavailable(String),
-    /// The resources (none for `null`).
-    Provided(Vec<Value>),
-}
-
-impl Prefetched {
-    fn provided(&self) -> bool {
-        matches!(self, Prefetched::Provided(_))
-    }
-}
-
 fn bad_request(reason: impl Into<String>) -> Refusal {
     Refusal::new(StatusCode::BAD_REQUEST, reason)
 }
@@ -227,7 +207,8 @@ fn answer(app: &App, hook: Hook, bytes: &[u8]) -> Result<Value, Refusal> {
             request.hook
         )));
     }
-    let prefetch = read_prefetch(request.prefetch.as_ref())?;
+    let patient_id = prefetch::patient_id(&request.context.patient_id)?;
+    let prefetch = read_prefetch(request.prefetch.as_ref(), patient_id)?;
     let drafts = if hook.about_draft_orders() {
         draft_orders(request.context.draft_orders.as_ref(), hook)?
     } else {
@@ -238,17 +219,12 @@ fn answer(app: &App, hook: Hook, bytes: &[u8]) -> Result<Value, Refusal> {
         .map(|d| format!("MedicationRequest/{}", d["id"].as_str().unwrap_or_default()))
         .collect();
     let mut resources = Resources::default();
-    for (_, got) in &prefetch {
-        let Prefetched::Provided(list) = got else {
-            continue;
-        };
-        for resource in list {
-            // A draft order the EHR also returned in the search counts once, as the draft.
-            if !draft_ids.contains(&reference(resource)) {
-                resources
-                    .add(resource.clone())
-                    .map_err(|e| bad_request(e.to_string()))?;
-            }
+    for resource in &prefetch.resources {
+        // A draft order the EHR also returned in the search counts once, as the draft.
+        if !draft_ids.contains(&reference(resource)) {
+            resources
+                .add(resource.clone())
+                .map_err(|e| bad_request(e.to_string()))?;
         }
     }
     for draft in &drafts {
@@ -256,26 +232,16 @@ fn answer(app: &App, hook: Hook, bytes: &[u8]) -> Result<Value, Refusal> {
             .add(draft.clone())
             .map_err(|e| bad_request(e.to_string()))?;
     }
-    let given = |key: &str| prefetch.iter().any(|(k, p)| *k == key && p.provided());
     let sections = crate::fhir::Sections {
-        medications: given(MEDICATIONS) || given(STATEMENTS) || !drafts.is_empty(),
-        conditions: given(CONDITIONS),
-        labs: given(OBSERVATIONS),
+        medications: prefetch.medications || !drafts.is_empty(),
+        conditions: prefetch.conditions,
+        labs: prefetch.labs,
     };
     let mut patient = resources
         .patient(sections)
         .map_err(|e| bad_request(format!("the prefetched resources cannot be read: {e}")))?;
-    let patient_id = &request.context.patient_id;
-    if resources.has("Patient") {
-        if patient.id != patient_id.as_str() {
-            return Err(bad_request(format!(
-                "the prefetched Patient is `{}`, not context.patientId `{patient_id}`",
-                patient.id
-            )));
-        }
-    } else {
-        patient.id = Cow::Owned(patient_id.clone());
-    }
+    // The prefetched Patient, if any, was checked to be this one.
+    patient.id = Cow::Owned(patient_id.to_string());
     let as_of = app.as_of.unwrap_or_else(Date::today);
     let report = app
         .engine
@@ -283,7 +249,7 @@ fn answer(app: &App, hook: Hook, bytes: &[u8]) -> Result<Value, Refusal> {
         .map_err(|e| bad_request(format!("the patient record cannot be checked: {e}")))?;
     let only = hook.about_draft_orders().then_some(draft_ids.as_slice());
     let mut answer = crate::fhir::cards(&report, only);
-    let medication_list_missing = !drafts.is_empty() && !given(MEDICATIONS) && !given(STATEMENTS);
+    let medication_list_missing = !drafts.is_empty() && !prefetch.medications;
     if let Some(card) = gap_card(&report, &prefetch, only, medication_list_missing)
         && let Some(cards) = answer["cards"].as_array_mut()
     {
@@ -301,77 +267,30 @@ fn reference(resource: &Value) -> String {
     )
 }
 
-/// Each known prefetch key and what was sent for it; 412 when there is nothing usable.
+/// The prefetch, read by content; 412 when there is nothing usable.
 fn read_prefetch(
     prefetch: Option<&Map<String, Value>>,
-) -> Result<Vec<(&'static str, Prefetched)>, Refusal> {
+    patient_id: &str,
+) -> Result<Prefetch, Refusal> {
     let Some(prefetch) = prefetch else {
         return Err(precondition_failed(
             "the request has no prefetch: rxguard reads the patient's data only from prefetch \
              (the templates of GET /cds-services), it does not query the FHIR server",
         ));
     };
-    let mut read = Vec::new();
-    for key in KEYS {
-        read.push((key, prefetched(key, prefetch.get(key))?));
-    }
-    if !read.iter().any(|(_, p)| p.provided()) {
-        return Err(precondition_failed(format!(
-            "none of the prefetch keys {} was provided: rxguard reads the patient's data only \
-             from prefetch, it does not query the FHIR server",
-            KEYS.join(", ")
-        )));
+    let read = prefetch::read(prefetch, patient_id)?;
+    if read.is_empty() {
+        return Err(precondition_failed(
+            "the prefetch holds no Patient, no medication, condition or observation search, and \
+             no `null` under rxguard's own keys: rxguard reads the patient's data only from \
+             prefetch, it does not query the FHIR server",
+        ));
     }
     Ok(read)
 }
 
 fn precondition_failed(reason: impl Into<String>) -> Refusal {
     Refusal::new(StatusCode::PRECONDITION_FAILED, reason)
-}
-
-fn prefetched(key: &str, value: Option<&Value>) -> Result<Prefetched, Refusal> {
-    let Some(value) = value else {
-        return Ok(Prefetched::Missing);
-    };
-    if value.is_null() {
-        return Ok(Prefetched::Provided(Vec::new()));
-    }
-    let kind = value.get("resourceType").and_then(Value::as_str);
-    match kind {
-        Some("OperationOutcome") => Ok(Prefetched::Unavailable(diagnostics(value))),
-        Some("Bundle") => Ok(Prefetched::Provided(
-            value["entry"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|e| e.get("resource").cloned())
-                .collect(),
-        )),
-        Some(_) => Ok(Prefetched::Provided(vec![value.clone()])),
-        None => Err(bad_request(format!(
-            "prefetch `{key}` is not a FHIR resource, a Bundle or null"
-        ))),
-    }
-}
-
-/// What an OperationOutcome says.
-fn diagnostics(outcome: &Value) -> String {
-    let said: Vec<&str> = outcome["issue"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|i| {
-            i["diagnostics"]
-                .as_str()
-                .or_else(|| i["details"]["text"].as_str())
-                .or_else(|| i["code"].as_str())
-        })
-        .collect();
-    if said.is_empty() {
-        "an OperationOutcome".into()
-    } else {
-        said.join("; ")
-    }
 }
 
 /// The MedicationRequests of `context.draftOrders`, each with an id and a status.
@@ -408,10 +327,11 @@ fn draft_orders(bundle: Option<&Value>, hook: Hook) -> Result<Vec<Value>, Refusa
 }
 
 /// The info card for what could not be checked ([`crate::fhir::gap_card`]), with what only the
-/// service knows: prefetch the EHR could not provide, a medication list not sent.
+/// service knows: prefetch the EHR could not provide or gave only in part, a medication list not
+/// sent.
 fn gap_card(
     report: &PatientReport,
-    prefetch: &[(&str, Prefetched)],
+    prefetch: &Prefetch,
     only: Option<&[String]>,
     medication_list_missing: bool,
 ) -> Option<Value> {
@@ -423,12 +343,16 @@ fn gap_card(
                 .to_string(),
         );
     }
-    for (key, got) in prefetch {
-        if let Prefetched::Unavailable(why) = got {
-            lines.push(format!(
-                "- Prefetch `{key}` could not be fetched by the EHR: {why}"
-            ));
-        }
+    for (key, note) in &prefetch.notes {
+        lines.push(match note {
+            Note::Unavailable(why) => {
+                format!("- Prefetch `{key}` could not be fetched by the EHR: {why}")
+            }
+            Note::Partial(section, why) => format!(
+                "- Prefetch `{key}` is {why}: a {} it does not list is unknown, not absent.",
+                section.singular()
+            ),
+        });
     }
     crate::fhir::gap_card(report, lines, only)
 }

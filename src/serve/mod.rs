@@ -26,6 +26,7 @@
 pub mod auth;
 mod feedback;
 mod hooks;
+mod prefetch;
 
 pub use auth::JwtAuth;
 
