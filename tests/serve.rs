@@ -36,15 +36,17 @@ async fn insecure() -> Server {
     start(Auth::InsecureNoAuth, None).await
 }
 
-fn jwt_auth() -> Auth {
-    Auth::Jwt(
-        JwtAuth::from_jwks_file(
-            &Path::new(KEYS).join("jwks.json"),
-            vec![ISSUER.to_string()],
-            AUDIENCE.to_string(),
-        )
-        .expect("the test JWKS loads"),
+fn jwt() -> JwtAuth {
+    JwtAuth::from_jwks_file(
+        &Path::new(KEYS).join("jwks.json"),
+        vec![ISSUER.to_string()],
+        AUDIENCE.to_string(),
     )
+    .expect("the test JWKS loads")
+}
+
+fn jwt_auth() -> Auth {
+    Auth::Jwt(jwt())
 }
 
 struct Reply {
@@ -963,6 +965,143 @@ async fn valid_tokens_are_accepted() {
     .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(log_lines(&log).len(), 1);
+}
+
+/// GET /cds-services with this token: its status and reason.
+async fn discover_with(server: &Server, token: &str) -> (u16, String) {
+    let reply = request(server, "GET", "/cds-services", Some(token), None).await;
+    let reason = reply.body["error"].as_str().unwrap_or_default().to_string();
+    (reply.status, reason)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exp_near_two_to_the_64_is_refused_and_never_reopens_a_replay() {
+    let near_max = |jti: &str| {
+        let mut claims = valid_claims(jti);
+        claims["exp"] = json!(u64::MAX - 5);
+        rs256(&claims)
+    };
+    let server = start(jwt_auth(), None).await;
+    let token = near_max("overflow-1");
+    for attempt in 0..3 {
+        let (status, reason) = discover_with(&server, &token).await;
+        assert_eq!(status, 401, "attempt {attempt}: {reason}");
+        assert!(reason.contains("longer than the 300 s allowed"), "{reason}");
+    }
+    server.shutdown();
+
+    // Even where such a lifetime is allowed, the replay store does not wrap `exp` around: the
+    // token passes once, then never again.
+    let server = start(Auth::Jwt(jwt().max_lifetime(u64::MAX)), None).await;
+    let token = near_max("overflow-2");
+    assert_eq!(discover_with(&server, &token).await.0, 200);
+    for attempt in 0..3 {
+        let (status, reason) = discover_with(&server, &token).await;
+        assert_eq!(status, 401, "replay {attempt}: {reason}");
+        assert!(reason.contains("already used"), "{reason}");
+    }
+    server.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_lived_tokens_are_refused_unless_the_lifetime_is_configured() {
+    const TEN_YEARS: u64 = 10 * 366 * 86_400;
+    let server = start(jwt_auth(), None).await;
+    let mut ten_years = valid_claims("ten-years-1");
+    ten_years["exp"] = json!(now() + TEN_YEARS);
+    let (status, reason) = discover_with(&server, &rs256(&ten_years)).await;
+    assert_eq!(status, 401, "{reason}");
+    assert!(reason.contains("from `iat` to `exp`"), "{reason}");
+
+    // Issued ten years ago and about to expire: still a ten-year token.
+    let mut old = valid_claims("ten-years-2");
+    old["iat"] = json!(now() - TEN_YEARS);
+    old["exp"] = json!(now() + 60);
+    let (status, reason) = discover_with(&server, &rs256(&old)).await;
+    assert_eq!(status, 401, "{reason}");
+    assert!(reason.contains("longer than the 300 s allowed"), "{reason}");
+
+    // A clock a little ahead (within the leeway) is no reason to refuse a five-minute token.
+    let mut hidden = valid_claims("ten-years-3");
+    hidden["iat"] = json!(now() + 20);
+    hidden["exp"] = json!(now() + 320);
+    assert_eq!(discover_with(&server, &rs256(&hidden)).await.0, 200);
+    let mut future = valid_claims("ten-years-4");
+    future["iat"] = json!(now() + TEN_YEARS);
+    future["exp"] = json!(now() + TEN_YEARS + 60);
+    let (status, reason) = discover_with(&server, &rs256(&future)).await;
+    assert_eq!(status, 401);
+    assert!(reason.contains("issued in the future"), "{reason}");
+
+    // Five minutes passes; an hour passes only where an hour is configured.
+    assert_eq!(
+        discover_with(&server, &rs256(&valid_claims("five-minutes")))
+            .await
+            .0,
+        200
+    );
+    let mut hour = valid_claims("one-hour-1");
+    hour["exp"] = json!(now() + 3600);
+    assert_eq!(discover_with(&server, &rs256(&hour)).await.0, 401);
+    server.shutdown();
+    let server = start(Auth::Jwt(jwt().max_lifetime(3600)), None).await;
+    assert_eq!(discover_with(&server, &rs256(&hour)).await.0, 200);
+    server.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_after_a_restart_is_refused() {
+    let log = log_path("replay_restart");
+    let store = rxguard::serve::replay_store_beside(&log);
+    let _ = std::fs::remove_file(&store);
+    let auth = || Auth::Jwt(jwt().replay_store(&store, 1000).expect("the store opens"));
+    let token = rs256(&valid_claims(&format!("restart-{}", now())));
+
+    let server = start(auth(), Some(log.clone())).await;
+    assert_eq!(discover_with(&server, &token).await.0, 200);
+    server.shutdown();
+    server.stopped().await.unwrap();
+    assert!(store.exists(), "the store is kept beside the feedback log");
+
+    let server = start(auth(), Some(log.clone())).await;
+    let (status, reason) = discover_with(&server, &token).await;
+    assert_eq!(status, 401, "the replay after the restart: {reason}");
+    assert!(reason.contains("already used"), "{reason}");
+    let fresh = rs256(&valid_claims(&format!("after-restart-{}", now())));
+    assert_eq!(discover_with(&server, &fresh).await.0, 200);
+    server.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_distinct_tokens_cannot_grow_the_replay_store_past_its_bound() {
+    const CAPACITY: usize = 25;
+    let log = log_path("replay_flood");
+    let store = rxguard::serve::replay_store_beside(&log);
+    let _ = std::fs::remove_file(&store);
+    let auth = Auth::Jwt(jwt().replay_store(&store, CAPACITY).unwrap());
+    let server = start(auth, Some(log)).await;
+    let tokens: Vec<String> = (0..CAPACITY + 15)
+        .map(|i| rs256(&valid_claims(&format!("flood-{i}-{}", now()))))
+        .collect();
+    let mut accepted = 0;
+    for (i, token) in tokens.iter().enumerate() {
+        let (status, reason) = discover_with(&server, token).await;
+        if i < CAPACITY {
+            assert_eq!(status, 200, "token {i}: {reason}");
+            accepted += 1;
+        } else {
+            // Full of unexpired tokens: refused, and none of the earlier ones forgotten.
+            assert_eq!(status, 401, "token {i}: {reason}");
+            assert!(reason.contains("too many unexpired tokens"), "{reason}");
+        }
+    }
+    assert_eq!(accepted, CAPACITY);
+    let (status, reason) = discover_with(&server, &tokens[0]).await;
+    assert_eq!(status, 401);
+    assert!(reason.contains("already used"), "{reason}");
+    let held = std::fs::read_to_string(&store).unwrap().lines().count();
+    assert_eq!(held, CAPACITY, "one line per token admitted");
+    server.shutdown();
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -144,6 +144,16 @@ struct ServeArgs {
     /// (`https://cds.example.org/cds-services`).
     #[arg(long, requires = "jwks")]
     audience: Option<String>,
+    /// The longest a token may live, in seconds (`exp - iat`, and `exp` from now).
+    #[arg(long, value_name = "SECONDS", default_value_t = rxguard::serve::auth::DEFAULT_MAX_LIFETIME_SECONDS, requires = "jwks")]
+    max_token_lifetime: u64,
+    /// Where the tokens already used are kept (appended, synced, read back at start), so a
+    /// restart does not reopen replays; default `<feedback log>.replay` beside the feedback log.
+    #[arg(long, value_name = "FILE", requires = "jwks")]
+    replay_store: Option<PathBuf>,
+    /// The most unexpired tokens the replay store holds; a new token is refused while it is full.
+    #[arg(long, value_name = "N", default_value_t = rxguard::serve::DEFAULT_REPLAY_CAPACITY, requires = "jwks")]
+    replay_capacity: usize,
     /// Accept requests without any token: for trials on your own machine only, never with
     /// patient data.
     #[arg(long, conflicts_with_all = ["jwks", "iss", "audience"])]
@@ -787,14 +797,31 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     let builder = Engine::builder().packs(pack_sources(&args.rules)?);
     let engine = build_engine(builder, args.profile.as_deref(), args.rxnorm.as_deref())?;
     let auth = match (&args.jwks, args.insecure_no_auth) {
-        (Some(jwks), false) => Auth::Jwt(
-            JwtAuth::from_jwks_file(
+        (Some(jwks), false) => {
+            let jwt = JwtAuth::from_jwks_file(
                 jwks,
                 args.iss.clone(),
                 args.audience.clone().unwrap_or_default(),
             )
-            .map_err(|e| e.to_string())?,
-        ),
+            .map_err(|e| e.to_string())?
+            .max_lifetime(args.max_token_lifetime);
+            let store = args.replay_store.clone().or_else(|| {
+                args.feedback_log
+                    .as_deref()
+                    .map(rxguard::serve::replay_store_beside)
+            });
+            Auth::Jwt(match store {
+                Some(path) => jwt
+                    .replay_store(&path, args.replay_capacity)
+                    .map_err(|e| e.to_string())?,
+                None => {
+                    eprintln!(
+                        "warning: no --feedback-log or --replay-store: the tokens already used are kept in memory only, and a restart forgets them."
+                    );
+                    jwt.replay_memory(args.replay_capacity)
+                }
+            })
+        }
         _ => {
             eprintln!(
                 "warning: --insecure-no-auth: requests are accepted without any token. For trials on your own machine only, never with patient data."

@@ -6,16 +6,20 @@
 //! the JWKS (the one its `kid` names, when it names one); its `iss` is one of the issuers
 //! allowed; its `aud` is this service's URL (or that URL followed by the id of the service
 //! called); `exp` has not passed and `iat` is present and not in the future (each with
-//! [`LEEWAY_SECONDS`] for clocks that differ); and its `jti` has not been seen before: a
-//! token is used once.
+//! [`LEEWAY_SECONDS`] for clocks that differ); it lives no longer than the maximum lifetime
+//! ([`DEFAULT_MAX_LIFETIME_SECONDS`] unless configured), from `iat` to `exp` and from now to
+//! `exp`; and its `jti` has not been seen before: a token is used once. The tokens used are kept
+//! in a bounded store until they expire, on disk when the service is given a file for it, so a
+//! restart does not reopen a replay (see [`super::replay`]).
+//!
+//! Every comparison of times saturates: a claim near 2^64 cannot wrap around into the past.
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Validation};
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
 
 use super::ServeError;
+use super::replay::{self, Refused, ReplayStore};
 
 /// The algorithms accepted.
 pub const ALGORITHMS: [Algorithm; 4] = [
@@ -27,6 +31,10 @@ pub const ALGORITHMS: [Algorithm; 4] = [
 
 /// The clock difference tolerated between the EHR and the service, in seconds.
 pub const LEEWAY_SECONDS: u64 = 30;
+
+/// The longest a token may live (`exp - iat`, and `exp` from now), by default: five minutes, as
+/// CDS Hooks recommends for the EHR's tokens.
+pub const DEFAULT_MAX_LIFETIME_SECONDS: u64 = 300;
 
 /// Why a request was refused (answered 401).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,8 +48,10 @@ pub struct JwtAuth {
     keys: Vec<TrustedKey>,
     issuers: Vec<String>,
     audience: String,
-    /// `(iss, jti)` of the tokens accepted, with their `exp`, until they expire.
-    seen: Mutex<HashMap<(String, String), u64>>,
+    /// The longest lifetime of a token accepted, in seconds.
+    max_lifetime: u64,
+    /// `(iss, jti)` of the tokens accepted, until they expire.
+    used: Box<ReplayStore>,
 }
 
 struct TrustedKey {
@@ -108,8 +118,36 @@ impl JwtAuth {
             keys,
             issuers,
             audience: audience.trim_end_matches('/').to_string(),
-            seen: Mutex::new(HashMap::new()),
+            max_lifetime: DEFAULT_MAX_LIFETIME_SECONDS,
+            used: Box::new(ReplayStore::in_memory(
+                replay::DEFAULT_CAPACITY,
+                LEEWAY_SECONDS,
+            )),
         })
+    }
+
+    /// Accepts tokens that live at most `seconds` (`exp - iat`, and `exp` from now); five
+    /// minutes by default.
+    pub fn max_lifetime(mut self, seconds: u64) -> JwtAuth {
+        self.max_lifetime = seconds;
+        self
+    }
+
+    /// Keeps the tokens used in memory only, at most `capacity` unexpired ones (a new token is
+    /// refused while it is full). A restart forgets them: for tests and trials.
+    pub fn replay_memory(mut self, capacity: usize) -> JwtAuth {
+        self.used = Box::new(ReplayStore::in_memory(capacity, LEEWAY_SECONDS));
+        self
+    }
+
+    /// Keeps the tokens used in `path` as well (appended and synced, read back here, compacted
+    /// as it grows), at most `capacity` unexpired ones, so a restart does not reopen replays.
+    pub fn replay_store(mut self, path: &Path, capacity: usize) -> Result<JwtAuth, ServeError> {
+        let now = jsonwebtoken::get_current_timestamp();
+        let store = ReplayStore::open(path, capacity, LEEWAY_SECONDS, now)
+            .map_err(|e| ServeError::ReplayStore(format!("{}: {e}", path.display())))?;
+        self.used = Box::new(store);
+        Ok(self)
     }
 
     /// Verifies the `Authorization` header of a request to `service` (`None` for discovery).
@@ -166,10 +204,32 @@ impl JwtAuth {
             return refuse("the signature does not verify with a key of the JWKS");
         };
         let now = jsonwebtoken::get_current_timestamp();
-        if claims.iat > now + LEEWAY_SECONDS {
-            return refuse("the token is issued in the future (`iat`)");
+        self.check_times(&claims, now)?;
+        self.first_use(&claims, now)
+    }
+
+    /// `iat` not in the future, and a lifetime no longer than allowed; every sum saturates.
+    fn check_times(&self, claims: &Claims, now: u64) -> Result<(), AuthError> {
+        if claims.iat > now.saturating_add(LEEWAY_SECONDS) {
+            return Err(AuthError(
+                "the token is issued in the future (`iat`)".into(),
+            ));
         }
-        self.first_use(claims, now)
+        let max = self.max_lifetime;
+        let lifetime = claims.exp.saturating_sub(claims.iat);
+        if lifetime > max {
+            return Err(AuthError(format!(
+                "the token lives {lifetime} s from `iat` to `exp`, longer than the {max} s \
+                 allowed"
+            )));
+        }
+        let left = claims.exp.saturating_sub(now);
+        if left > max.saturating_add(LEEWAY_SECONDS) {
+            return Err(AuthError(format!(
+                "the token's `exp` is {left} s away, longer than the {max} s allowed"
+            )));
+        }
+        Ok(())
     }
 
     fn validation(&self, alg: Algorithm, service: Option<&str>) -> Validation {
@@ -203,22 +263,27 @@ impl JwtAuth {
         })
     }
 
-    /// Records a token's `jti`, refusing one seen before; forgets those that have expired.
-    fn first_use(&self, claims: Claims, now: u64) -> Result<(), AuthError> {
-        let mut seen = self
-            .seen
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        seen.retain(|_, exp| *exp + LEEWAY_SECONDS >= now);
-        let key = (claims.iss, claims.jti);
-        if seen.contains_key(&key) {
+    /// Records a token's `jti`, refusing one seen before.
+    fn first_use(&self, claims: &Claims, now: u64) -> Result<(), AuthError> {
+        if claims.jti.is_empty() || claims.jti.len() > replay::MAX_JTI_BYTES {
             return Err(AuthError(format!(
-                "the token was already used (`jti` {}): a token is accepted once",
-                key.1
+                "the token's `jti` is empty or longer than {} bytes",
+                replay::MAX_JTI_BYTES
             )));
         }
-        seen.insert(key, claims.exp);
-        Ok(())
+        match self.used.record(&claims.iss, &claims.jti, claims.exp, now) {
+            Ok(()) => Ok(()),
+            Err(Refused::Replayed) => Err(AuthError(format!(
+                "the token was already used (`jti` {}): a token is accepted once",
+                claims.jti
+            ))),
+            Err(Refused::Full) => Err(AuthError(
+                "too many unexpired tokens in use: this one is refused until some expire".into(),
+            )),
+            Err(Refused::Io(e)) => Err(AuthError(format!(
+                "the token could not be recorded as used, so it is refused: {e}"
+            ))),
+        }
     }
 }
 

@@ -27,8 +27,10 @@ pub mod auth;
 mod feedback;
 mod hooks;
 mod prefetch;
+mod replay;
 
-pub use auth::JwtAuth;
+pub use auth::{AuthError, JwtAuth};
+pub use replay::DEFAULT_CAPACITY as DEFAULT_REPLAY_CAPACITY;
 
 use crate::Engine;
 use crate::date::Date;
@@ -88,6 +90,9 @@ pub enum ServeError {
     /// The JWKS file cannot be used.
     #[error("{0}")]
     Jwks(String),
+    /// The replay store (the tokens already used) cannot be read or written.
+    #[error("the replay store {0}")]
+    ReplayStore(String),
     /// The address cannot be bound, or the server failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -221,15 +226,23 @@ async fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "no such endpoint")
 }
 
-/// Refuses, before anything else runs, a request without a valid token.
+/// Refuses, before anything else runs, a request without a valid token. The check runs off the
+/// async workers: recording the token's use syncs the replay store to disk.
 async fn authenticate(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
-    if let Some(jwt) = &app.auth {
-        let service = service_of(request.uri().path());
+    if app.auth.is_some() {
+        let service = service_of(request.uri().path()).map(str::to_string);
         let bearer = request
             .headers()
             .get(header::AUTHORIZATION)
-            .map(|v| v.to_str().unwrap_or(""));
-        if let Err(reason) = jwt.verify(bearer, service) {
+            .map(|v| v.to_str().unwrap_or("").to_string());
+        let checker = app.clone();
+        let verdict = tokio::task::spawn_blocking(move || match &checker.auth {
+            Some(jwt) => jwt.verify(bearer.as_deref(), service.as_deref()),
+            None => Ok(()),
+        })
+        .await
+        .unwrap_or_else(|e| Err(AuthError(format!("the token could not be checked: {e}"))));
+        if let Err(reason) = verdict {
             let mut response = error(StatusCode::UNAUTHORIZED, &reason.to_string());
             response
                 .headers_mut()
@@ -238,6 +251,14 @@ async fn authenticate(State(app): State<Arc<App>>, request: Request, next: Next)
         }
     }
     next.run(request).await
+}
+
+/// Where the tokens used are kept when the service writes a feedback log: beside it, as
+/// `<feedback log>.replay`.
+pub fn replay_store_beside(feedback_log: &std::path::Path) -> PathBuf {
+    let mut name = feedback_log.file_name().unwrap_or_default().to_os_string();
+    name.push(".replay");
+    feedback_log.with_file_name(name)
 }
 
 /// The service id of a path `/cds-services/{id}[/feedback]`.
