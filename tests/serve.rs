@@ -8,6 +8,7 @@ use rxguard::Engine;
 use rxguard::date::Date;
 use rxguard::serve::{Auth, Config, JwtAuth, Server};
 use serde_json::{Value, json};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -16,17 +17,34 @@ const AUDIENCE: &str = "https://cds.example.org/cds-services";
 const ISSUER: &str = "https://ehr.example.org";
 const KEYS: &str = "tests/data/cds/keys";
 
+#[path = "serve/edge.rs"]
+mod edge;
+
 // ---------------------------------------------------------------------------------------------
 // A server and a small HTTP/1.1 client
 // ---------------------------------------------------------------------------------------------
 
 async fn start(auth: Auth, feedback_log: Option<PathBuf>) -> Server {
-    let config = Config {
-        engine: Engine::bundled().expect("the bundled packs compile"),
+    start_with(Config {
         auth,
         feedback_log,
+        ..config()
+    })
+    .await
+}
+
+/// The bundled packs as of 2026-11-01, without authentication, with the default limits.
+fn config() -> Config {
+    Config {
         as_of: Date::parse("2026-11-01"),
-    };
+        ..Config::new(
+            Engine::bundled().expect("the bundled packs compile"),
+            Auth::InsecureNoAuth,
+        )
+    }
+}
+
+async fn start_with(config: Config) -> Server {
     rxguard::serve::bind("127.0.0.1:0".parse().unwrap(), config)
         .await
         .expect("binds a loopback port")
@@ -63,8 +81,19 @@ async fn request(
     token: Option<&str>,
     body: Option<Vec<u8>>,
 ) -> Reply {
+    request_at(server.local_addr(), method, path, token, body).await
+}
+
+/// [`request`] to a server at `addr` (one started as the binary).
+async fn request_at(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Vec<u8>>,
+) -> Reply {
     let exchange = async {
-        let stream = tokio::net::TcpStream::connect(server.local_addr())
+        let stream = tokio::net::TcpStream::connect(addr)
             .await
             .expect("connects");
         let (mut read, mut write) = stream.into_split();

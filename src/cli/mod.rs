@@ -165,6 +165,23 @@ struct ServeArgs {
     /// of each request.
     #[arg(long, value_parser = parse_date)]
     as_of: Option<Date>,
+    /// Seconds a client may take to send a request's headers, and may leave a keep-alive
+    /// connection idle, before it is closed.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    header_timeout: u64,
+    /// Seconds a request body may pause between two reads (408 past it).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    body_timeout: u64,
+    /// Seconds a whole request may take, body and answer included (408 past it).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    request_timeout: u64,
+    /// The most connections open at once; more wait until one closes.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
+    /// Seconds the requests in flight may go on after Ctrl-C or SIGTERM, before their
+    /// connections are closed.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    shutdown_grace: u64,
 }
 
 #[derive(clap::Args)]
@@ -794,6 +811,7 @@ fn build_engine(
 #[cfg(feature = "serve")]
 fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     use rxguard::serve::{Auth, Config, JwtAuth};
+    use std::time::Duration;
     let builder = Engine::builder().packs(pack_sources(&args.rules)?);
     let engine = build_engine(builder, args.profile.as_deref(), args.rxnorm.as_deref())?;
     let auth = match (&args.jwks, args.insecure_no_auth) {
@@ -843,6 +861,13 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         auth,
         feedback_log: args.feedback_log,
         as_of: args.as_of,
+        limits: rxguard::serve::Limits {
+            header_timeout: Duration::from_secs(args.header_timeout),
+            body_timeout: Duration::from_secs(args.body_timeout),
+            request_timeout: Duration::from_secs(args.request_timeout),
+            max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+            shutdown_grace: Duration::from_secs(args.shutdown_grace),
+        },
     };
     rxguard::serve::run(args.addr, config, |addr| {
         eprintln!(

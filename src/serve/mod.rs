@@ -24,12 +24,14 @@
 //! ```
 
 pub mod auth;
+mod edge;
 mod feedback;
 mod hooks;
 mod prefetch;
 mod replay;
 
 pub use auth::{AuthError, JwtAuth};
+pub use edge::Limits;
 pub use replay::DEFAULT_CAPACITY as DEFAULT_REPLAY_CAPACITY;
 
 use crate::Engine;
@@ -69,6 +71,8 @@ pub struct Config {
     pub feedback_log: Option<PathBuf>,
     /// The evaluation date; `None` for each request's own day (UTC).
     pub as_of: Option<Date>,
+    /// Timeouts, the connection limit and the shutdown grace period.
+    pub limits: Limits,
 }
 
 impl Config {
@@ -80,6 +84,7 @@ impl Config {
             auth,
             feedback_log: None,
             as_of: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -122,7 +127,8 @@ impl Server {
         self.addr
     }
 
-    /// Stops accepting connections; requests in flight are answered first.
+    /// Stops accepting connections; requests in flight are answered first, for at most the
+    /// grace period of [`Limits::shutdown_grace`].
     pub fn shutdown(&self) {
         self.shutdown.send_replace(true);
     }
@@ -150,12 +156,10 @@ pub async fn bind(addr: SocketAddr, config: Config) -> Result<Server, ServeError
         feedback: feedback::FeedbackLog::new(config.feedback_log),
         as_of: config.as_of,
     });
-    let (shutdown, mut stop) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, router(app)).with_graceful_shutdown(async move {
-        // Ends when `shutdown` is called or the handle is dropped.
-        let _ = stop.wait_for(|stop| *stop).await;
-    });
-    let task = tokio::spawn(async move { server.await });
+    // Ends when `shutdown` is called or the handle is dropped.
+    let (shutdown, stop) = tokio::sync::watch::channel(false);
+    let routes = edge::layered(router(app), &config.limits);
+    let task = tokio::spawn(edge::serve(listener, routes, config.limits, stop));
     Ok(Server {
         addr,
         shutdown,
@@ -310,6 +314,12 @@ pub(crate) fn body(
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<axum::body::Bytes, Refusal> {
     body.map_err(|rejection| {
+        if edge::timed_out(&rejection) {
+            return Refusal::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "the request body paused longer than the body timeout",
+            );
+        }
         let status = rejection.status();
         let reason = if status == StatusCode::PAYLOAD_TOO_LARGE {
             format!("the request body is larger than {BODY_LIMIT} bytes")
