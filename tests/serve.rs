@@ -8,8 +8,11 @@ use rxguard::Engine;
 use rxguard::date::Date;
 use rxguard::serve::{Auth, Config, JwtAuth, Server};
 use serde_json::{Value, json};
+use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -19,6 +22,8 @@ const KEYS: &str = "tests/data/cds/keys";
 
 #[path = "serve/edge.rs"]
 mod edge;
+#[path = "serve/ops.rs"]
+mod ops;
 
 // ---------------------------------------------------------------------------------------------
 // A server and a small HTTP/1.1 client
@@ -173,6 +178,63 @@ fn unchunk(mut data: &[u8]) -> Vec<u8> {
 async fn post(server: &Server, path: &str, token: Option<&str>, body: &Value) -> Reply {
     let bytes = serde_json::to_vec(body).unwrap();
     request(server, "POST", path, token, Some(bytes)).await
+}
+
+/// `rxguard serve` running as its own process.
+struct Binary {
+    child: Child,
+    addr: SocketAddr,
+    /// What it has written to standard error after the line saying where it listens.
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+/// `rxguard serve` on a free loopback port, with these extra arguments.
+fn spawn_binary(args: &[&str]) -> Binary {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rxguard"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--as-of", "2026-11-01"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("the server says where it listens")
+            .unwrap();
+        if let Some((_, rest)) = line.split_once("rxguard serve: http") {
+            let rest = rest.trim_start_matches('s').trim_start_matches("://");
+            break rest.split('/').next().unwrap().parse().expect("an address");
+        }
+    };
+    // Keep draining its standard error so that it never blocks on a full pipe.
+    let kept = Arc::new(Mutex::new(Vec::new()));
+    let keep = kept.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            keep.lock().unwrap().push(line);
+        }
+    });
+    Binary {
+        child,
+        addr,
+        stderr: kept,
+    }
+}
+
+/// Waits up to `within` for the process to end: its exit status, or `None`.
+fn exits_within(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
+    let started = std::time::Instant::now();
+    while started.elapsed() < within {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -182,6 +182,22 @@ struct ServeArgs {
     /// connections are closed.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     shutdown_grace: u64,
+    /// Speak HTTPS with this certificate chain (PEM, the server's certificate first).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of `--tls-cert` (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// The request log on standard error: one line per request (method, route, status, time
+    /// taken; never patient data), as text or as JSON lines.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(clap::Args)]
@@ -810,8 +826,14 @@ fn build_engine(
 
 #[cfg(feature = "serve")]
 fn serve(args: ServeArgs) -> Result<ExitCode, String> {
-    use rxguard::serve::{Auth, Config, JwtAuth};
+    use rxguard::serve::{Auth, Config, JwtAuth, Tls};
     use std::time::Duration;
+    request_log(args.log_format);
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(Tls::from_pem_files(cert, key).map_err(|e| e.to_string())?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let builder = Engine::builder().packs(pack_sources(&args.rules)?);
     let engine = build_engine(builder, args.profile.as_deref(), args.rxnorm.as_deref())?;
     let auth = match (&args.jwks, args.insecure_no_auth) {
@@ -868,15 +890,30 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
             max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
             shutdown_grace: Duration::from_secs(args.shutdown_grace),
         },
+        tls,
     };
     rxguard::serve::run(args.addr, config, |addr| {
         eprintln!(
-            "rxguard serve: http://{addr}/cds-services, {as_of}; packs: {}",
+            "rxguard serve: {scheme}://{addr}/cds-services, {as_of}; packs: {}",
             packs.join(", ")
         );
     })
     .map_err(|e| e.to_string())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The request log of `rxguard serve`, on standard error.
+#[cfg(feature = "serve")]
+fn request_log(format: LogFormat) {
+    let log = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false);
+    // Only fails when a subscriber is already set, which then keeps logging.
+    let _ = match format {
+        LogFormat::Text => log.try_init(),
+        LogFormat::Json => log.json().flatten_event(true).try_init(),
+    };
 }
 
 fn check(args: CheckArgs) -> Result<ExitCode, String> {

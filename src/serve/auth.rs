@@ -36,10 +36,64 @@ pub const LEEWAY_SECONDS: u64 = 30;
 /// CDS Hooks recommends for the EHR's tokens.
 pub const DEFAULT_MAX_LIFETIME_SECONDS: u64 = 300;
 
-/// Why a request was refused (answered 401).
+/// Why a request was refused (answered 401): the kind, counted in the metrics, and the reason
+/// told to the client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct AuthError(pub String);
+#[error("{reason}")]
+pub struct AuthError {
+    /// What kind of failure it is.
+    pub failure: AuthFailure,
+    /// What the client is told.
+    pub reason: String,
+}
+
+impl AuthError {
+    pub(crate) fn new(failure: AuthFailure, reason: impl Into<String>) -> AuthError {
+        AuthError {
+            failure,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The kinds of authentication failure, as the `reason` label of
+/// `rxguard_auth_failures_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthFailure {
+    /// No `Authorization` header, or not `Bearer <JWT>`.
+    Missing,
+    /// A header that cannot be read, or an algorithm not accepted.
+    Malformed,
+    /// No key of the JWKS fits, or the signature does not verify.
+    Signature,
+    /// Expired, not valid yet, issued in the future or living too long.
+    Time,
+    /// The `aud` is not this service, or the `iss` is not allowed.
+    Audience,
+    /// A claim missing or unreadable (`jti`, `iat`, ...).
+    Claims,
+    /// The token was used before.
+    Replayed,
+    /// The replay store is full or cannot be written.
+    ReplayStore,
+}
+
+impl AuthFailure {
+    /// The label, in snake case.
+    pub fn label(self) -> &'static str {
+        match self {
+            AuthFailure::Missing => "missing",
+            AuthFailure::Malformed => "malformed",
+            AuthFailure::Signature => "signature",
+            AuthFailure::Time => "time",
+            AuthFailure::Audience => "audience",
+            AuthFailure::Claims => "claims",
+            AuthFailure::Replayed => "replayed",
+            AuthFailure::ReplayStore => "replay_store",
+        }
+    }
+}
 
 /// JWT verification: the trusted keys, the issuers allowed, this service's URL, and the token
 /// ids already used.
@@ -156,25 +210,34 @@ impl JwtAuth {
         authorization: Option<&str>,
         service: Option<&str>,
     ) -> Result<(), AuthError> {
-        let refuse = |reason: &str| Err(AuthError(reason.to_string()));
+        let refuse = |failure, reason: &str| Err(AuthError::new(failure, reason));
         let Some(authorization) = authorization else {
-            return refuse("no Authorization header: a Bearer JWT is required");
+            return refuse(
+                AuthFailure::Missing,
+                "no Authorization header: a Bearer JWT is required",
+            );
         };
         let token = match authorization.split_once(' ') {
             Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-            _ => return refuse("the Authorization header is not `Bearer <JWT>`"),
+            _ => {
+                return refuse(
+                    AuthFailure::Missing,
+                    "the Authorization header is not `Bearer <JWT>`",
+                );
+            }
         };
         let header = jsonwebtoken::decode_header(token).map_err(|_| {
-            AuthError(
+            AuthError::new(
+                AuthFailure::Malformed,
                 "the token's header cannot be read, or names an algorithm other than RS256, RS384, ES256 or ES384"
-                    .into(),
             )
         })?;
         let alg = header.alg;
         if !ALGORITHMS.contains(&alg) {
-            return Err(AuthError(format!(
-                "algorithm {alg:?} is not accepted: only RS256, RS384, ES256 and ES384"
-            )));
+            return Err(AuthError::new(
+                AuthFailure::Malformed,
+                format!("algorithm {alg:?} is not accepted: only RS256, RS384, ES256 and ES384"),
+            ));
         }
         let candidates: Vec<&TrustedKey> = self
             .keys
@@ -183,10 +246,13 @@ impl JwtAuth {
             .filter(|k| k.fits(alg))
             .collect();
         if candidates.is_empty() {
-            return Err(AuthError(match &header.kid {
-                Some(kid) => format!("no key `{kid}` for {alg:?} in the JWKS"),
-                None => format!("no key for {alg:?} in the JWKS"),
-            }));
+            return Err(AuthError::new(
+                AuthFailure::Signature,
+                match &header.kid {
+                    Some(kid) => format!("no key `{kid}` for {alg:?} in the JWKS"),
+                    None => format!("no key for {alg:?} in the JWKS"),
+                },
+            ));
         }
         let validation = self.validation(alg, service);
         let mut claims = None;
@@ -201,7 +267,10 @@ impl JwtAuth {
             }
         }
         let Some(claims) = claims else {
-            return refuse("the signature does not verify with a key of the JWKS");
+            return refuse(
+                AuthFailure::Signature,
+                "the signature does not verify with a key of the JWKS",
+            );
         };
         let now = jsonwebtoken::get_current_timestamp();
         self.check_times(&claims, now)?;
@@ -211,23 +280,28 @@ impl JwtAuth {
     /// `iat` not in the future, and a lifetime no longer than allowed; every sum saturates.
     fn check_times(&self, claims: &Claims, now: u64) -> Result<(), AuthError> {
         if claims.iat > now.saturating_add(LEEWAY_SECONDS) {
-            return Err(AuthError(
-                "the token is issued in the future (`iat`)".into(),
+            return Err(AuthError::new(
+                AuthFailure::Time,
+                "the token is issued in the future (`iat`)",
             ));
         }
         let max = self.max_lifetime;
         let lifetime = claims.exp.saturating_sub(claims.iat);
         if lifetime > max {
-            return Err(AuthError(format!(
-                "the token lives {lifetime} s from `iat` to `exp`, longer than the {max} s \
+            return Err(AuthError::new(
+                AuthFailure::Time,
+                format!(
+                    "the token lives {lifetime} s from `iat` to `exp`, longer than the {max} s \
                  allowed"
-            )));
+                ),
+            ));
         }
         let left = claims.exp.saturating_sub(now);
         if left > max.saturating_add(LEEWAY_SECONDS) {
-            return Err(AuthError(format!(
-                "the token's `exp` is {left} s away, longer than the {max} s allowed"
-            )));
+            return Err(AuthError::new(
+                AuthFailure::Time,
+                format!("the token's `exp` is {left} s away, longer than the {max} s allowed"),
+            ));
         }
         Ok(())
     }
@@ -250,39 +324,65 @@ impl JwtAuth {
 
     fn reason(&self, e: jsonwebtoken::errors::Error) -> AuthError {
         use jsonwebtoken::errors::ErrorKind;
-        AuthError(match e.kind() {
-            ErrorKind::ExpiredSignature => "the token has expired (`exp`)".into(),
-            ErrorKind::ImmatureSignature => "the token is not valid yet (`nbf`)".into(),
-            ErrorKind::InvalidAudience => {
-                format!("the token's `aud` is not this service ({})", self.audience)
+        let (failure, reason) = match e.kind() {
+            ErrorKind::ExpiredSignature => {
+                (AuthFailure::Time, "the token has expired (`exp`)".into())
             }
-            ErrorKind::InvalidIssuer => "the token's issuer (`iss`) is not allowed".into(),
-            ErrorKind::MissingRequiredClaim(c) => format!("the token has no `{c}` claim"),
-            ErrorKind::Json(e) => format!("the token's claims cannot be read: {e}"),
-            _ => format!("the token is not valid: {e}"),
-        })
+            ErrorKind::ImmatureSignature => (
+                AuthFailure::Time,
+                "the token is not valid yet (`nbf`)".into(),
+            ),
+            ErrorKind::InvalidAudience => (
+                AuthFailure::Audience,
+                format!("the token's `aud` is not this service ({})", self.audience),
+            ),
+            ErrorKind::InvalidIssuer => (
+                AuthFailure::Audience,
+                "the token's issuer (`iss`) is not allowed".into(),
+            ),
+            ErrorKind::MissingRequiredClaim(c) => {
+                (AuthFailure::Claims, format!("the token has no `{c}` claim"))
+            }
+            ErrorKind::Json(e) => (
+                AuthFailure::Claims,
+                format!("the token's claims cannot be read: {e}"),
+            ),
+            _ => (
+                AuthFailure::Malformed,
+                format!("the token is not valid: {e}"),
+            ),
+        };
+        AuthError::new(failure, reason)
     }
 
     /// Records a token's `jti`, refusing one seen before.
     fn first_use(&self, claims: &Claims, now: u64) -> Result<(), AuthError> {
         if claims.jti.is_empty() || claims.jti.len() > replay::MAX_JTI_BYTES {
-            return Err(AuthError(format!(
-                "the token's `jti` is empty or longer than {} bytes",
-                replay::MAX_JTI_BYTES
-            )));
+            return Err(AuthError::new(
+                AuthFailure::Claims,
+                format!(
+                    "the token's `jti` is empty or longer than {} bytes",
+                    replay::MAX_JTI_BYTES
+                ),
+            ));
         }
         match self.used.record(&claims.iss, &claims.jti, claims.exp, now) {
             Ok(()) => Ok(()),
-            Err(Refused::Replayed) => Err(AuthError(format!(
-                "the token was already used (`jti` {}): a token is accepted once",
-                claims.jti
-            ))),
-            Err(Refused::Full) => Err(AuthError(
-                "too many unexpired tokens in use: this one is refused until some expire".into(),
+            Err(Refused::Replayed) => Err(AuthError::new(
+                AuthFailure::Replayed,
+                format!(
+                    "the token was already used (`jti` {}): a token is accepted once",
+                    claims.jti
+                ),
             )),
-            Err(Refused::Io(e)) => Err(AuthError(format!(
-                "the token could not be recorded as used, so it is refused: {e}"
-            ))),
+            Err(Refused::Full) => Err(AuthError::new(
+                AuthFailure::ReplayStore,
+                "too many unexpired tokens in use: this one is refused until some expire",
+            )),
+            Err(Refused::Io(e)) => Err(AuthError::new(
+                AuthFailure::ReplayStore,
+                format!("the token could not be recorded as used, so it is refused: {e}"),
+            )),
         }
     }
 }

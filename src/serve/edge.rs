@@ -12,6 +12,8 @@
 //!   and the connection closed; a chunked body is cut at the limit as it is read.
 //! - Shutdown stops accepting, lets the requests in flight finish, and after
 //!   [`Limits::shutdown_grace`] closes whatever is left, a half-sent request included.
+//! - With [`Tls`], each connection is a TLS 1.2 or 1.3 session (rustls, HTTP/1.1 only); the
+//!   handshake must end within the header timeout.
 
 use axum::Router;
 use axum::extract::Request;
@@ -19,13 +21,18 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::{TlsAcceptor, rustls};
 
 /// How long clients may take, and how many may be connected at once.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,6 +61,40 @@ impl Default for Limits {
             max_connections: 1024,
             shutdown_grace: Duration::from_secs(10),
         }
+    }
+}
+
+/// A certificate chain and its private key: the service speaks HTTPS.
+#[derive(Clone)]
+pub struct Tls(TlsAcceptor);
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tls(..)")
+    }
+}
+
+impl Tls {
+    /// The certificate chain (PEM, the server's certificate first) and its private key (PEM:
+    /// PKCS#8, PKCS#1 or SEC1).
+    pub fn from_pem_files(cert: &Path, key: &Path) -> Result<Tls, super::ServeError> {
+        let fail = |what: &Path, e: &dyn std::fmt::Display| {
+            super::ServeError::Tls(format!("{}: {e}", what.display()))
+        };
+        let chain = CertificateDer::pem_file_iter(cert)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| fail(cert, &e))?;
+        if chain.is_empty() {
+            return Err(fail(cert, &"no certificate in the file"));
+        }
+        let private = PrivateKeyDer::from_pem_file(key).map_err(|e| fail(key, &e))?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .and_then(|b| b.with_no_client_auth().with_single_cert(chain, private))
+            .map_err(|e| fail(cert, &e))?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Tls(TlsAcceptor::from(Arc::new(config))))
     }
 }
 
@@ -101,6 +142,7 @@ pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,
+    tls: Option<Tls>,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -132,11 +174,21 @@ pub(crate) async fn serve(
             },
             () = stopped(&mut stop) => break,
         };
-        let service = TowerToHyperService::new(router.clone());
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let (router, http, watcher) = (router.clone(), http.clone(), graceful.watcher());
+        let tls = tls.clone();
+        let handshake_timeout = limits.header_timeout;
         connections.spawn(async move {
-            // A connection closed by a timeout or the client is no error of the service.
-            let _ = connection.await;
+            match tls {
+                None => connection(stream, router, &http, watcher).await,
+                Some(Tls(acceptor)) => {
+                    let handshake =
+                        tokio::time::timeout(handshake_timeout, acceptor.accept(stream));
+                    // A failed or slow handshake is the client's: close it and go on.
+                    if let Ok(Ok(stream)) = handshake.await {
+                        connection(stream, router, &http, watcher).await;
+                    }
+                }
+            }
             drop(permit);
         });
         while connections.try_join_next().is_some() {}
@@ -164,6 +216,21 @@ pub(crate) fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
         cause = e.source();
     }
     false
+}
+
+/// Serves one connection until it closes, watched for a graceful shutdown.
+async fn connection<I>(
+    io: I,
+    router: Router,
+    http: &hyper::server::conn::http1::Builder,
+    watcher: Watcher,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = TowerToHyperService::new(router);
+    let connection = watcher.watch(http.serve_connection(TokioIo::new(io), service));
+    // A connection closed by a timeout or the client is no error of the service.
+    let _ = connection.await;
 }
 
 /// Ends when the stop is asked for, or its sender is gone.

@@ -47,7 +47,7 @@ pub(crate) enum Hook {
 impl Hook {
     const ALL: [Hook; 3] = [Hook::OrderSelect, Hook::OrderSign, Hook::PatientView];
 
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Hook::OrderSelect => "order-select",
             Hook::OrderSign => "order-sign",
@@ -189,7 +189,10 @@ pub(crate) async fn call(
         .and_then(|hook| Ok((hook, body(request)?)))
         .and_then(|(hook, bytes)| answer(&app, hook, &bytes));
     match answer {
-        Ok(cards) => axum::Json(cards).into_response(),
+        Ok(cards) => {
+            app.metrics.count_cards(&cards);
+            axum::Json(cards).into_response()
+        }
         Err(refusal) => refusal.into_response(),
     }
 }

@@ -8,7 +8,9 @@
 //! that read it are data gaps, listed in one info card.
 //!
 //! Unless started without authentication (local trials only), every request carries a JWT
-//! (`Authorization: Bearer`) that [`auth`] verifies against a JWKS file.
+//! (`Authorization: Bearer`) that [`auth`] verifies against a JWKS file; `/healthz`, `/readyz`
+//! and `/metrics` need none and say nothing about patients (`ops`). The edge (`edge`) bounds
+//! what a client can hold: timeouts, a connection limit, a body limit, TLS when configured.
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), rxguard::serve::ServeError> {
@@ -27,11 +29,12 @@ pub mod auth;
 mod edge;
 mod feedback;
 mod hooks;
+mod ops;
 mod prefetch;
 mod replay;
 
-pub use auth::{AuthError, JwtAuth};
-pub use edge::Limits;
+pub use auth::{AuthError, AuthFailure, JwtAuth};
+pub use edge::{Limits, Tls};
 pub use replay::DEFAULT_CAPACITY as DEFAULT_REPLAY_CAPACITY;
 
 use crate::Engine;
@@ -73,6 +76,8 @@ pub struct Config {
     pub as_of: Option<Date>,
     /// Timeouts, the connection limit and the shutdown grace period.
     pub limits: Limits,
+    /// The certificate and key to speak HTTPS with; plain HTTP when `None`.
+    pub tls: Option<Tls>,
 }
 
 impl Config {
@@ -85,6 +90,7 @@ impl Config {
             feedback_log: None,
             as_of: None,
             limits: Limits::default(),
+            tls: None,
         }
     }
 }
@@ -98,6 +104,12 @@ pub enum ServeError {
     /// The replay store (the tokens already used) cannot be read or written.
     #[error("the replay store {0}")]
     ReplayStore(String),
+    /// The TLS certificate or key cannot be used.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// The metrics cannot be registered.
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
     /// The address cannot be bound, or the server failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -111,6 +123,9 @@ pub(crate) struct App {
     pub(crate) as_of: Option<Date>,
     /// The discovery document, built once.
     pub(crate) discovery: Value,
+    pub(crate) metrics: ops::Metrics,
+    /// True once shutdown has begun (`/readyz` answers 503).
+    pub(crate) stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// A running service.
@@ -146,7 +161,11 @@ impl Server {
 pub async fn bind(addr: SocketAddr, config: Config) -> Result<Server, ServeError> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
+    // Ends when `shutdown` is called or the handle is dropped.
+    let (shutdown, stop) = tokio::sync::watch::channel(false);
     let app = Arc::new(App {
+        metrics: ops::Metrics::new()?,
+        stopping: stop.clone(),
         discovery: hooks::discovery(&config.engine),
         engine: config.engine,
         auth: match config.auth {
@@ -156,10 +175,14 @@ pub async fn bind(addr: SocketAddr, config: Config) -> Result<Server, ServeError
         feedback: feedback::FeedbackLog::new(config.feedback_log),
         as_of: config.as_of,
     });
-    // Ends when `shutdown` is called or the handle is dropped.
-    let (shutdown, stop) = tokio::sync::watch::channel(false);
     let routes = edge::layered(router(app), &config.limits);
-    let task = tokio::spawn(edge::serve(listener, routes, config.limits, stop));
+    let task = tokio::spawn(edge::serve(
+        listener,
+        routes,
+        config.limits,
+        config.tls,
+        stop,
+    ));
     Ok(Server {
         addr,
         shutdown,
@@ -215,10 +238,15 @@ fn router(app: Arc<App>) -> Router {
         .route("/cds-services", get(discovery))
         .route("/cds-services/{id}", post(hooks::call))
         .route("/cds-services/{id}/feedback", post(feedback::receive))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        // Outermost: no handler, not even the fallback, runs for a request it refuses.
+        // No handler, not even the fallback, runs for a request it refuses.
         .layer(middleware::from_fn_with_state(app.clone(), authenticate))
+        // Outermost: every request is counted and logged, the refused ones too.
+        .layer(middleware::from_fn_with_state(app.clone(), ops::observe))
         .with_state(app)
 }
 
@@ -233,7 +261,7 @@ async fn not_found() -> Response {
 /// Refuses, before anything else runs, a request without a valid token. The check runs off the
 /// async workers: recording the token's use syncs the replay store to disk.
 async fn authenticate(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
-    if app.auth.is_some() {
+    if app.auth.is_some() && !ops::unauthenticated(request.uri().path()) {
         let service = service_of(request.uri().path()).map(str::to_string);
         let bearer = request
             .headers()
@@ -245,8 +273,14 @@ async fn authenticate(State(app): State<Arc<App>>, request: Request, next: Next)
             None => Ok(()),
         })
         .await
-        .unwrap_or_else(|e| Err(AuthError(format!("the token could not be checked: {e}"))));
+        .unwrap_or_else(|e| {
+            Err(AuthError::new(
+                AuthFailure::ReplayStore,
+                format!("the token could not be checked: {e}"),
+            ))
+        });
         if let Err(reason) = verdict {
+            app.metrics.count_auth_failure(reason.failure);
             let mut response = error(StatusCode::UNAUTHORIZED, &reason.to_string());
             response
                 .headers_mut()

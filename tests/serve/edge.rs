@@ -4,8 +4,7 @@
 
 use super::*;
 use rxguard::serve::Limits;
-use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 use tokio::net::TcpStream;
 
@@ -184,50 +183,12 @@ async fn idle_connections_beyond_the_limit_wait_and_are_all_closed() {
 // The binary: SIGTERM and kill -9
 // ---------------------------------------------------------------------------------------------
 
-/// `rxguard serve` on a free loopback port, with these extra arguments; and the address it
-/// said it listens on.
-fn spawn_binary(args: &[&str]) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rxguard"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--as-of", "2026-11-01"])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = std::io::BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("the server says where it listens")
-            .unwrap();
-        if let Some(rest) = line.strip_prefix("rxguard serve: http://") {
-            let addr = rest.split('/').next().unwrap();
-            break addr.parse().expect("an address");
-        }
-    };
-    // Keep draining its standard error so that it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, addr)
-}
-
-/// Waits up to `within` for the process to end: its exit status, or `None`.
-fn exits_within(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
-    let started = Instant::now();
-    while started.elapsed() < within {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    None
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_with_a_half_sent_request_stops_within_the_grace_period() {
     // Timeouts far past the grace period: only the shutdown deadline can end these.
-    let (mut child, addr) = spawn_binary(&[
+    let Binary {
+        mut child, addr, ..
+    } = spawn_binary(&[
         "--insecure-no-auth",
         "--header-timeout",
         "120",
@@ -307,13 +268,17 @@ async fn the_feedback_log_and_the_replay_store_survive_kill_9() {
     let body = serde_json::to_vec(&feedback_body("29652120-c368-8b6d-ab81-8514f79691b6")).unwrap();
     let used = rs256(&valid_claims(&format!("kill-9-{}", now())));
 
-    let (mut child, addr) = spawn_binary(&args);
+    let Binary {
+        mut child, addr, ..
+    } = spawn_binary(&args);
     let reply = request_at(addr, "POST", feedback, Some(&used), Some(body.clone())).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     child.kill().expect("SIGKILL"); // kill -9: no shutdown code runs
     child.wait().unwrap();
 
-    let (mut child, addr) = spawn_binary(&args);
+    let Binary {
+        mut child, addr, ..
+    } = spawn_binary(&args);
     let reply = request_at(addr, "POST", feedback, Some(&used), Some(body.clone())).await;
     assert_eq!(
         reply.status, 401,
