@@ -22,6 +22,8 @@ const KEYS: &str = "tests/data/cds/keys";
 
 #[path = "serve/edge.rs"]
 mod edge;
+#[path = "serve/fhir_server.rs"]
+mod fhir_server;
 #[path = "serve/ops.rs"]
 mod ops;
 

@@ -188,6 +188,19 @@ struct ServeArgs {
     /// The private key of `--tls-cert` (PEM).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// A FHIR server (base URL) that may be read when a request's prefetch lacks something and
+    /// its `fhirServer` is this one; repeat it for several. https, or http on loopback only.
+    #[arg(long, value_name = "URL")]
+    fhir_server: Vec<String>,
+    /// Seconds one answer of a FHIR server may take.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    fhir_timeout: u64,
+    /// The largest answer read from a FHIR server, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 8 * 1024 * 1024)]
+    fhir_max_bytes: usize,
+    /// The most pages of one FHIR search read (`Bundle.link[next]`).
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    fhir_max_pages: u64,
     /// The request log on standard error: one line per request (method, route, status, time
     /// taken; never patient data), as text or as JSON lines.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
@@ -891,6 +904,12 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
             shutdown_grace: Duration::from_secs(args.shutdown_grace),
         },
         tls,
+        fhir_servers: args.fhir_server,
+        fetch_limits: rxguard::serve::FetchLimits {
+            timeout: Duration::from_secs(args.fhir_timeout),
+            max_bytes: args.fhir_max_bytes,
+            max_pages: usize::try_from(args.fhir_max_pages).unwrap_or(usize::MAX),
+        },
     };
     rxguard::serve::run(args.addr, config, |addr| {
         eprintln!(

@@ -19,6 +19,7 @@
 //! "the last N days" in a template, so the query asks for every such order and the rules' own
 //! look-back windows decide what counts.
 
+use super::fhir_server::{self, Reach};
 use super::prefetch::{
     self, CONDITIONS, MEDICATIONS, Note, OBSERVATIONS, PATIENT, Prefetch, STATEMENTS,
 };
@@ -165,6 +166,12 @@ struct HookRequest {
     context: HookContext,
     #[serde(default)]
     prefetch: Option<Map<String, Value>>,
+    /// The EHR's FHIR server, read for what the prefetch lacks when it is allow-listed.
+    #[serde(default)]
+    fhir_server: Option<String>,
+    /// `{"access_token": ..., "token_type": "Bearer", ...}` for the FHIR server.
+    #[serde(default)]
+    fhir_authorization: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -185,9 +192,13 @@ pub(crate) async fn call(
     id: Path<String>,
     request: Result<axum::body::Bytes, BytesRejection>,
 ) -> Response {
-    let answer = known_service(&id)
+    let parsed = known_service(&id)
         .and_then(|hook| Ok((hook, body(request)?)))
-        .and_then(|(hook, bytes)| answer(&app, hook, &bytes));
+        .and_then(|(hook, bytes)| Ok((hook, parse(hook, &bytes)?)));
+    let answer = match parsed {
+        Ok((hook, request)) => answer(&app, hook, request).await,
+        Err(refusal) => Err(refusal),
+    };
     match answer {
         Ok(cards) => {
             app.metrics.count_cards(&cards);
@@ -197,7 +208,8 @@ pub(crate) async fn call(
     }
 }
 
-fn answer(app: &App, hook: Hook, bytes: &[u8]) -> Result<Value, Refusal> {
+/// The request, for this hook.
+fn parse(hook: Hook, bytes: &[u8]) -> Result<HookRequest, Refusal> {
     let value: Value =
         serde_json::from_slice(bytes).map_err(|e| bad_request(format!("not JSON: {e}")))?;
     let request = HookRequest::deserialize(&value)
@@ -210,8 +222,22 @@ fn answer(app: &App, hook: Hook, bytes: &[u8]) -> Result<Value, Refusal> {
             request.hook
         )));
     }
-    let patient_id = prefetch::patient_id(&request.context.patient_id)?;
-    let prefetch = read_prefetch(request.prefetch.as_ref(), patient_id)?;
+    Ok(request)
+}
+
+async fn answer(app: &App, hook: Hook, mut request: HookRequest) -> Result<Value, Refusal> {
+    let patient_id = prefetch::patient_id(&request.context.patient_id)?.to_string();
+    let patient_id = patient_id.as_str();
+    let mut given = request.prefetch.take().unwrap_or_default();
+    let token = request
+        .fhir_authorization
+        .as_ref()
+        .and_then(|a| a["access_token"].as_str());
+    let templates = &app.discovery["services"][0]["prefetch"];
+    let fhir_server = request.fhir_server.as_deref();
+    let reach =
+        fhir_server::complete(app, &mut given, fhir_server, token, patient_id, templates).await;
+    let prefetch = read_prefetch(&given, patient_id, reach)?;
     let drafts = if hook.about_draft_orders() {
         draft_orders(request.context.draft_orders.as_ref(), hook)?
     } else {
@@ -270,24 +296,34 @@ fn reference(resource: &Value) -> String {
     )
 }
 
-/// The prefetch, read by content; 412 when there is nothing usable.
+/// The prefetch (completed from the FHIR server when it could be), read by content; 412 when
+/// neither gave anything usable.
 fn read_prefetch(
-    prefetch: Option<&Map<String, Value>>,
+    prefetch: &Map<String, Value>,
     patient_id: &str,
+    reach: Reach,
 ) -> Result<Prefetch, Refusal> {
-    let Some(prefetch) = prefetch else {
-        return Err(precondition_failed(
-            "the request has no prefetch: rxguard reads the patient's data only from prefetch \
-             (the templates of GET /cds-services), it does not query the FHIR server",
-        ));
+    let mut read = prefetch::read(prefetch, patient_id)?;
+    let why = match reach {
+        Reach::NotNeeded => "the FHIR server was not read (every template was answered)".into(),
+        Reach::NotContacted(why) => why,
+        Reach::Read(notes) => {
+            let said: Vec<String> = notes
+                .iter()
+                .filter_map(|(kind, note)| match note {
+                    Note::NotFetched(why) => Some(format!("{kind}: {why}")),
+                    _ => None,
+                })
+                .collect();
+            read.notes.extend(notes);
+            format!("the FHIR server gave nothing usable ({})", said.join("; "))
+        }
     };
-    let read = prefetch::read(prefetch, patient_id)?;
     if read.is_empty() {
-        return Err(precondition_failed(
-            "the prefetch holds no Patient, no medication, condition or observation search, and \
-             no `null` under rxguard's own keys: rxguard reads the patient's data only from \
-             prefetch, it does not query the FHIR server",
-        ));
+        return Err(precondition_failed(format!(
+            "the prefetch (the templates of GET /cds-services) holds no Patient, no medication, \
+             condition or observation search, and no `null` under rxguard's own keys, and {why}"
+        )));
     }
     Ok(read)
 }
@@ -350,6 +386,9 @@ fn gap_card(
         lines.push(match note {
             Note::Unavailable(why) => {
                 format!("- Prefetch `{key}` could not be fetched by the EHR: {why}")
+            }
+            Note::NotFetched(why) => {
+                format!("- The {key} resources were not prefetched, and {why}.")
             }
             Note::Partial(section, why) => format!(
                 "- Prefetch `{key}` is {why}: a {} it does not list is unknown, not absent.",

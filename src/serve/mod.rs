@@ -2,7 +2,8 @@
 //!
 //! Three services, one per hook: `rxguard-order-select`, `rxguard-order-sign` and
 //! `rxguard-patient-view`. The EHR sends the draft orders in `context` and the patient's data in
-//! `prefetch` (the templates of `GET /cds-services`); the service reads them into one patient
+//! `prefetch` (the templates of `GET /cds-services`), completed from an allow-listed
+//! `fhirServer` when something is missing (`fhir_server`); the service reads them into one patient
 //! record, checks it with packs compiled once at start, and answers the cards of
 //! [`crate::fhir::cards`]. A section the EHR did not prefetch is absent, never empty: the rules
 //! that read it are data gaps, listed in one info card.
@@ -28,6 +29,7 @@
 pub mod auth;
 mod edge;
 mod feedback;
+mod fhir_server;
 mod hooks;
 mod ops;
 mod prefetch;
@@ -35,6 +37,7 @@ mod replay;
 
 pub use auth::{AuthError, AuthFailure, JwtAuth};
 pub use edge::{Limits, Tls};
+pub use fhir_server::FetchLimits;
 pub use replay::DEFAULT_CAPACITY as DEFAULT_REPLAY_CAPACITY;
 
 use crate::Engine;
@@ -78,6 +81,11 @@ pub struct Config {
     pub limits: Limits,
     /// The certificate and key to speak HTTPS with; plain HTTP when `None`.
     pub tls: Option<Tls>,
+    /// The FHIR servers (base URLs) that may be read when a request's prefetch is missing
+    /// something; none are read when empty.
+    pub fhir_servers: Vec<String>,
+    /// How long and how much one FHIR server read may take.
+    pub fetch_limits: FetchLimits,
 }
 
 impl Config {
@@ -91,6 +99,8 @@ impl Config {
             as_of: None,
             limits: Limits::default(),
             tls: None,
+            fhir_servers: Vec::new(),
+            fetch_limits: FetchLimits::default(),
         }
     }
 }
@@ -104,6 +114,9 @@ pub enum ServeError {
     /// The replay store (the tokens already used) cannot be read or written.
     #[error("the replay store {0}")]
     ReplayStore(String),
+    /// A `--fhir-server` cannot be used.
+    #[error("{0}")]
+    FhirServer(String),
     /// The TLS certificate or key cannot be used.
     #[error("TLS: {0}")]
     Tls(String),
@@ -124,6 +137,8 @@ pub(crate) struct App {
     /// The discovery document, built once.
     pub(crate) discovery: Value,
     pub(crate) metrics: ops::Metrics,
+    /// The FHIR servers that may be read, when any are allowed.
+    pub(crate) fhir_servers: Option<fhir_server::FhirServers>,
     /// True once shutdown has begun (`/readyz` answers 503).
     pub(crate) stopping: tokio::sync::watch::Receiver<bool>,
 }
@@ -165,6 +180,13 @@ pub async fn bind(addr: SocketAddr, config: Config) -> Result<Server, ServeError
     let (shutdown, stop) = tokio::sync::watch::channel(false);
     let app = Arc::new(App {
         metrics: ops::Metrics::new()?,
+        fhir_servers: match config.fhir_servers.as_slice() {
+            [] => None,
+            bases => Some(
+                fhir_server::FhirServers::new(bases, config.fetch_limits)
+                    .map_err(ServeError::FhirServer)?,
+            ),
+        },
         stopping: stop.clone(),
         discovery: hooks::discovery(&config.engine),
         engine: config.engine,

@@ -2,7 +2,8 @@
 //! structured log event per request.
 //!
 //! None of them says anything about a patient. Labels come from small fixed sets (the route,
-//! the hook, the rule id, the card's indicator, the kind of auth failure), never from what a client sent, so a client cannot grow the metrics. The request log
+//! the hook, the rule id, the card's indicator, the kind of auth failure, the FHIR resource
+//! type and outcome), never from what a client sent, so a client cannot grow the metrics. The request log
 //! holds the method, the route, the status and the time taken, and no body, header or path
 //! beyond the route.
 
@@ -29,6 +30,7 @@ pub(crate) struct Metrics {
     latency: HistogramVec,
     cards: IntCounterVec,
     auth_failures: IntCounterVec,
+    fhir_fetches: IntCounterVec,
 }
 
 impl Metrics {
@@ -55,6 +57,11 @@ impl Metrics {
             "Requests refused 401, by kind of failure.",
             &["reason"],
         )?;
+        let fhir_fetches = counter(
+            "rxguard_fhir_fetches_total",
+            "Reads of a FHIR server when prefetch was missing, by resource type and outcome.",
+            &["resource", "outcome"],
+        )?;
         let latency = HistogramVec::new(
             HistogramOpts::new(
                 "rxguard_request_duration_seconds",
@@ -70,6 +77,7 @@ impl Metrics {
             latency,
             cards,
             auth_failures,
+            fhir_fetches,
         })
     }
 
@@ -85,6 +93,14 @@ impl Metrics {
     pub(crate) fn count_auth_failure(&self, failure: super::AuthFailure) {
         self.auth_failures
             .with_label_values(&[failure.label()])
+            .inc();
+    }
+
+    /// Counts one query to a FHIR server (its pages together): `outcome` is `ok`, `partial`
+    /// or why it failed.
+    pub(crate) fn count_fhir_fetch(&self, resource: &str, outcome: &str) {
+        self.fhir_fetches
+            .with_label_values(&[resource, outcome])
             .inc();
     }
 

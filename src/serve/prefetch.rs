@@ -42,6 +42,15 @@ const OWN_KEYS: [(&str, Section); 5] = [
     (OBSERVATIONS, Section::Labs),
 ];
 
+/// The resource type each of our own keys asks for, in the order of discovery.
+pub(crate) const OWN_TYPES: [(&str, &str); 5] = [
+    (PATIENT, "Patient"),
+    (MEDICATIONS, "MedicationRequest"),
+    (STATEMENTS, "MedicationStatement"),
+    (CONDITIONS, "Condition"),
+    (OBSERVATIONS, "Observation"),
+];
+
 /// A part of the patient record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Section {
@@ -90,6 +99,8 @@ pub(crate) struct Prefetch {
 pub(crate) enum Note {
     /// The EHR could not fetch it (what its OperationOutcome says).
     Unavailable(String),
+    /// Not prefetched, and not read from the FHIR server either (why).
+    NotFetched(String),
     /// A narrowed or incomplete list of this section.
     Partial(Section, String),
 }
@@ -120,6 +131,42 @@ pub(crate) fn patient_id(context_id: &str) -> Result<&str, Refusal> {
         )));
     }
     Ok(id)
+}
+
+/// The resource types of [`OWN_TYPES`] for which the prefetch holds data (an empty search
+/// counts; a failure does not), whatever their keys.
+pub(crate) fn answered(prefetch: &Map<String, Value>) -> Vec<&'static str> {
+    let mut seen: Vec<&str> = Vec::new();
+    for (key, value) in prefetch {
+        let own = OWN_TYPES.iter().find(|(k, _)| k == key).map(|(_, t)| *t);
+        match resource_type(value) {
+            None if value.is_null() => seen.extend(own),
+            Some("Bundle") => {
+                let resources: Vec<&Value> = bundle_resources(value).collect();
+                if resources.iter().any(|r| is_error_outcome(r)) {
+                    continue;
+                }
+                seen.extend(resources.iter().filter_map(|r| resource_type(r)));
+                let searched = self_link(value).map(searched_type);
+                seen.extend(searched.or(own.filter(|_| resources.is_empty())));
+            }
+            Some(kind) => seen.push(kind),
+            None => {}
+        }
+    }
+    OWN_TYPES
+        .iter()
+        .map(|(_, t)| *t)
+        .filter(|t| seen.contains(t))
+        .collect()
+}
+
+fn bundle_resources(bundle: &Value) -> impl Iterator<Item = &Value> {
+    bundle["entry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.get("resource"))
 }
 
 /// Reads every prefetch value for the patient `patient`.
@@ -175,12 +222,7 @@ fn read_bundle(
     own: Option<Section>,
     patient: &str,
 ) -> Result<(), Refusal> {
-    let resources: Vec<&Value> = bundle["entry"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.get("resource"))
-        .collect();
+    let resources: Vec<&Value> = bundle_resources(bundle).collect();
     if let Some(failure) = resources.iter().find(|r| is_error_outcome(r)) {
         let why = Note::Unavailable(diagnostics(failure));
         read.notes.push((key.to_string(), why));

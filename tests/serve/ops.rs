@@ -12,7 +12,7 @@ fn sample(page: &str, series: &str) -> f64 {
         .map_or(0.0, |v| v.trim().parse().expect("a number"))
 }
 
-async fn scrape(addr: SocketAddr) -> String {
+pub(super) async fn scrape(addr: SocketAddr) -> String {
     let stream = TcpStream::connect(addr).await.unwrap();
     let (mut read, mut write) = stream.into_split();
     write
