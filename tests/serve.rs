@@ -20,6 +20,8 @@ const AUDIENCE: &str = "https://cds.example.org/cds-services";
 const ISSUER: &str = "https://ehr.example.org";
 const KEYS: &str = "tests/data/cds/keys";
 
+#[path = "serve/actions.rs"]
+mod actions;
 #[path = "serve/edge.rs"]
 mod edge;
 #[path = "serve/fhir_server.rs"]
@@ -285,12 +287,16 @@ fn rule_of(card: &Value) -> &str {
     card["source"]["topic"]["code"].as_str().unwrap_or_default()
 }
 
+/// An override reason the opioid-with-benzodiazepine card offers.
+const ALTERNATIVES_INADEQUATE: &str =
+    "Alternatives inadequate; doses minimized and patient counselled";
+
 fn feedback_body(card: &str) -> Value {
     json!({"feedback": [{
         "card": card,
         "outcome": "overridden",
         "overrideReason": {
-            "reason": {"code": "alternatives-inadequate", "system": "urn:example"},
+            "reason": {"code": ALTERNATIVES_INADEQUATE, "system": rxguard::serve::OVERRIDE_REASON_SYSTEM},
             "userComment": "Palliative care"
         },
         "outcomeTimestamp": "2026-11-01T10:15:00Z"

@@ -201,6 +201,10 @@ struct ServeArgs {
     /// The most pages of one FHIR search read (`Bundle.link[next]`).
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     fhir_max_pages: u64,
+    /// Where the rule catalogue (`rxguard doc`) is published: each card links to its rule's
+    /// entry there, `<URL>#<rule id>`.
+    #[arg(long, value_name = "URL")]
+    catalogue_url: Option<String>,
     /// The request log on standard error: one line per request (method, route, status, time
     /// taken; never patient data), as text or as JSON lines.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
@@ -905,6 +909,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         },
         tls,
         fhir_servers: args.fhir_server,
+        catalogue_url: args.catalogue_url,
         fetch_limits: rxguard::serve::FetchLimits {
             timeout: Duration::from_secs(args.fhir_timeout),
             max_bytes: args.fhir_max_bytes,

@@ -3,6 +3,7 @@
 //! was received. The file is opened in append mode for each request and synced before the
 //! answer, so an answered feedback survives a crash or a restart.
 
+use super::actions::{Issued, Offered};
 use super::{App, Refusal, body, error, known_service, now_utc};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
@@ -66,7 +67,7 @@ pub(crate) async fn receive(
 ) -> Response {
     let lines = known_service(&id)
         .and_then(|_| body(request))
-        .and_then(|bytes| log_lines(&id, &bytes));
+        .and_then(|bytes| log_lines(&app.issued, &id, &bytes));
     let lines = match lines {
         Ok(lines) => lines,
         Err(refusal) => return refusal.into_response(),
@@ -85,7 +86,7 @@ pub(crate) async fn receive(
 
 /// One JSON line per feedback item, or a 400 naming the first item that is not one; nothing
 /// is written unless every item can be.
-fn log_lines(service: &str, bytes: &[u8]) -> Result<Vec<String>, Refusal> {
+fn log_lines(issued: &Issued, service: &str, bytes: &[u8]) -> Result<Vec<String>, Refusal> {
     let bad = |reason: String| Refusal::new(StatusCode::BAD_REQUEST, reason);
     let value: Value = serde_json::from_slice(bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
     let Some(items) = value.get("feedback").and_then(Value::as_array) else {
@@ -97,8 +98,16 @@ fn log_lines(service: &str, bytes: &[u8]) -> Result<Vec<String>, Refusal> {
         .enumerate()
         .map(|(i, item)| {
             let item = checked(item).map_err(|why| bad(format!("feedback[{i}]: {why}")))?;
+            let card = item.get("card").and_then(Value::as_str).unwrap_or_default();
+            let offered = issued.offered(card);
+            if let Some(offered) = &offered {
+                as_offered(item, offered).map_err(|why| bad(format!("feedback[{i}]: {why}")))?;
+            }
             let mut line = item.clone();
             line.insert("service".into(), json!(service));
+            // Whether the card is one this service answered since it started, so that the
+            // reason and suggestions were checked against what it offered.
+            line.insert("verified".into(), json!(offered.is_some()));
             line.insert("received".into(), json!(received));
             Ok(format!("{}\n", Value::Object(line)))
         })
@@ -125,5 +134,44 @@ fn checked(item: &Value) -> Result<&Map<String, Value>, &'static str> {
     if item.get("overrideReason").is_some_and(|r| !r.is_object()) {
         return Err("`overrideReason` is not an object");
     }
+    let accepted = item["outcome"] == "accepted";
+    if item.contains_key("overrideReason") && accepted {
+        return Err("an `overrideReason` on an `accepted` outcome");
+    }
+    if item.contains_key("acceptedSuggestions") && !accepted {
+        return Err("`acceptedSuggestions` on an `overridden` outcome");
+    }
+    if item.get("acceptedSuggestions").is_some_and(|s| {
+        !s.as_array()
+            .is_some_and(|s| s.iter().all(|x| x["id"].is_string()))
+    }) {
+        return Err("`acceptedSuggestions` is not an array of `{\"id\": uuid}`");
+    }
     Ok(item)
+}
+
+/// The item's override reason and accepted suggestions, when they are among what the card
+/// offered.
+fn as_offered(item: &Map<String, Value>, offered: &Offered) -> Result<(), String> {
+    if let Some(code) = item
+        .get("overrideReason")
+        .and_then(|r| r["reason"]["code"].as_str())
+        && !offered.reasons.iter().any(|r| r == code)
+    {
+        return Err(format!(
+            "the override reason `{code}` is not one the card offered: {}",
+            offered.reasons.join("; ")
+        ));
+    }
+    let accepted = item.get("acceptedSuggestions").and_then(Value::as_array);
+    for id in accepted
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["id"].as_str())
+    {
+        if !offered.suggestions.iter().any(|s| s == id) {
+            return Err(format!("the card offered no suggestion `{id}`"));
+        }
+    }
+    Ok(())
 }

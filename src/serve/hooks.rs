@@ -278,6 +278,8 @@ async fn answer(app: &App, hook: Hook, mut request: HookRequest) -> Result<Value
         .map_err(|e| bad_request(format!("the patient record cannot be checked: {e}")))?;
     let only = hook.about_draft_orders().then_some(draft_ids.as_slice());
     let mut answer = crate::fhir::cards(&report, only);
+    let catalogue = app.catalogue_url.as_deref();
+    super::actions::enrich(&mut answer, &report, &drafts, catalogue, &app.issued);
     let medication_list_missing = !drafts.is_empty() && !prefetch.medications;
     if let Some(card) = gap_card(&report, &prefetch, only, medication_list_missing)
         && let Some(cards) = answer["cards"].as_array_mut()

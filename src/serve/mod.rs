@@ -26,6 +26,7 @@
 //! # }
 //! ```
 
+mod actions;
 pub mod auth;
 mod edge;
 mod feedback;
@@ -35,6 +36,7 @@ mod ops;
 mod prefetch;
 mod replay;
 
+pub use actions::{DEFAULT_OVERRIDE_REASONS, OVERRIDE_REASON_SYSTEM};
 pub use auth::{AuthError, AuthFailure, JwtAuth};
 pub use edge::{Limits, Tls};
 pub use fhir_server::FetchLimits;
@@ -86,6 +88,9 @@ pub struct Config {
     pub fhir_servers: Vec<String>,
     /// How long and how much one FHIR server read may take.
     pub fetch_limits: FetchLimits,
+    /// The rule catalogue's URL (`rxguard doc` published): each card links to its rule's
+    /// entry, `<url>#<rule id>`. No links when `None`.
+    pub catalogue_url: Option<String>,
 }
 
 impl Config {
@@ -101,6 +106,7 @@ impl Config {
             tls: None,
             fhir_servers: Vec::new(),
             fetch_limits: FetchLimits::default(),
+            catalogue_url: None,
         }
     }
 }
@@ -137,6 +143,9 @@ pub(crate) struct App {
     /// The discovery document, built once.
     pub(crate) discovery: Value,
     pub(crate) metrics: ops::Metrics,
+    pub(crate) catalogue_url: Option<String>,
+    /// The cards answered, for checking feedback.
+    pub(crate) issued: actions::Issued,
     /// The FHIR servers that may be read, when any are allowed.
     pub(crate) fhir_servers: Option<fhir_server::FhirServers>,
     /// True once shutdown has begun (`/readyz` answers 503).
@@ -180,6 +189,8 @@ pub async fn bind(addr: SocketAddr, config: Config) -> Result<Server, ServeError
     let (shutdown, stop) = tokio::sync::watch::channel(false);
     let app = Arc::new(App {
         metrics: ops::Metrics::new()?,
+        catalogue_url: config.catalogue_url,
+        issued: actions::Issued::default(),
         fhir_servers: match config.fhir_servers.as_slice() {
             [] => None,
             bases => Some(
