@@ -26,6 +26,8 @@ mod actions;
 mod edge;
 #[path = "serve/fhir_server.rs"]
 mod fhir_server;
+#[path = "serve/jku.rs"]
+mod jku;
 #[path = "serve/ops.rs"]
 mod ops;
 

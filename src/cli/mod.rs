@@ -111,7 +111,7 @@ enum Command {
     Gen(GenArgs),
     /// Serve CDS Hooks over HTTP: order-select, order-sign and patient-view cards.
     #[cfg(feature = "serve")]
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
 }
 
 #[cfg(feature = "serve")]
@@ -119,8 +119,10 @@ enum Command {
 #[command(group(
     clap::ArgGroup::new("authentication")
         .required(true)
-        .args(["jwks", "insecure_no_auth"])
+        .args(["jwks", "jku", "insecure_no_auth"])
+        .multiple(true)
 ))]
+#[command(group(clap::ArgGroup::new("tokens").args(["jwks", "jku"]).multiple(true)))]
 struct ServeArgs {
     /// The address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -137,26 +139,34 @@ struct ServeArgs {
     /// The EHR's public keys (a JWKS file): every request must carry a JWT signed by one.
     #[arg(long, requires_all = ["iss", "audience"])]
     jwks: Option<PathBuf>,
+    /// A JWKS URL that a token's `jku` header may name (https, or http on loopback): such a
+    /// token is verified with the keys fetched from it, cached; repeat it for several. A `jku`
+    /// naming any other URL is refused without being fetched.
+    #[arg(long, value_name = "URL", requires_all = ["iss", "audience"])]
+    jku: Vec<String>,
+    /// Seconds the keys fetched from a `jku` URL are used before they are fetched again.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    jwks_cache_seconds: u64,
     /// An issuer (`iss`) whose tokens are accepted; repeat it for several.
-    #[arg(long, requires = "jwks")]
+    #[arg(long)]
     iss: Vec<String>,
     /// This service's URL as the EHR calls it, which tokens must name as their `aud`
     /// (`https://cds.example.org/cds-services`).
-    #[arg(long, requires = "jwks")]
+    #[arg(long)]
     audience: Option<String>,
     /// The longest a token may live, in seconds (`exp - iat`, and `exp` from now).
-    #[arg(long, value_name = "SECONDS", default_value_t = rxguard::serve::auth::DEFAULT_MAX_LIFETIME_SECONDS, requires = "jwks")]
+    #[arg(long, value_name = "SECONDS", default_value_t = rxguard::serve::auth::DEFAULT_MAX_LIFETIME_SECONDS, requires = "tokens")]
     max_token_lifetime: u64,
     /// Where the tokens already used are kept (appended, synced, read back at start), so a
     /// restart does not reopen replays; default `<feedback log>.replay` beside the feedback log.
-    #[arg(long, value_name = "FILE", requires = "jwks")]
+    #[arg(long, value_name = "FILE", requires = "tokens")]
     replay_store: Option<PathBuf>,
     /// The most unexpired tokens the replay store holds; a new token is refused while it is full.
-    #[arg(long, value_name = "N", default_value_t = rxguard::serve::DEFAULT_REPLAY_CAPACITY, requires = "jwks")]
+    #[arg(long, value_name = "N", default_value_t = rxguard::serve::DEFAULT_REPLAY_CAPACITY, requires = "tokens")]
     replay_capacity: usize,
     /// Accept requests without any token: for trials on your own machine only, never with
     /// patient data.
-    #[arg(long, conflicts_with_all = ["jwks", "iss", "audience"])]
+    #[arg(long, conflicts_with_all = ["jwks", "jku", "iss", "audience"])]
     insecure_no_auth: bool,
     /// Append card feedback to this file, one JSON line per card (standard output without it).
     #[arg(long)]
@@ -406,7 +416,7 @@ pub fn main() -> ExitCode {
         } => graph(&paths, format, rule.as_deref()),
         Command::Gen(args) => generate(&args),
         #[cfg(feature = "serve")]
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
     };
     match result {
         Ok(code) => code,
@@ -853,15 +863,20 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let builder = Engine::builder().packs(pack_sources(&args.rules)?);
     let engine = build_engine(builder, args.profile.as_deref(), args.rxnorm.as_deref())?;
-    let auth = match (&args.jwks, args.insecure_no_auth) {
-        (Some(jwks), false) => {
-            let jwt = JwtAuth::from_jwks_file(
-                jwks,
-                args.iss.clone(),
-                args.audience.clone().unwrap_or_default(),
-            )
-            .map_err(|e| e.to_string())?
-            .max_lifetime(args.max_token_lifetime);
+    let auth = match (&args.jwks, args.jku.is_empty(), args.insecure_no_auth) {
+        (jwks, jku_empty, false) if jwks.is_some() || !jku_empty => {
+            let (issuers, audience) = (args.iss.clone(), args.audience.clone().unwrap_or_default());
+            let jwt = match jwks {
+                Some(jwks) => JwtAuth::from_jwks_file(jwks, issuers, audience),
+                None => JwtAuth::jku_only(issuers, audience),
+            };
+            let mut jwt = jwt
+                .map_err(|e| e.to_string())?
+                .max_lifetime(args.max_token_lifetime);
+            if !jku_empty {
+                let ttl = Duration::from_secs(args.jwks_cache_seconds);
+                jwt = jwt.allow_jku(&args.jku, ttl).map_err(|e| e.to_string())?;
+            }
             let store = args.replay_store.clone().or_else(|| {
                 args.feedback_log
                     .as_deref()

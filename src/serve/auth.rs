@@ -13,13 +13,19 @@
 //! restart does not reopen a replay (see [`super::replay`]).
 //!
 //! Every comparison of times saturates: a claim near 2^64 cannot wrap around into the past.
+//!
+//! With an allow-list of JWKS URLs ([`JwtAuth::allow_jku`]), a token whose `jku` header names one
+//! is verified with the keys fetched from it (cached; see `super::jku`); one naming any other
+//! URL is refused and that URL never contacted. Without the list a `jku` is not followed.
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Validation};
 use std::path::Path;
 
 use super::ServeError;
+use super::jku::JkuKeys;
 use super::replay::{self, Refused, ReplayStore};
+use std::time::Duration;
 
 /// The algorithms accepted.
 pub const ALGORITHMS: [Algorithm; 4] = [
@@ -77,6 +83,8 @@ pub enum AuthFailure {
     Replayed,
     /// The replay store is full or cannot be written.
     ReplayStore,
+    /// The `jku` is not allowed, or its JWKS cannot be fetched.
+    Jku,
 }
 
 impl AuthFailure {
@@ -91,6 +99,7 @@ impl AuthFailure {
             AuthFailure::Claims => "claims",
             AuthFailure::Replayed => "replayed",
             AuthFailure::ReplayStore => "replay_store",
+            AuthFailure::Jku => "jku",
         }
     }
 }
@@ -106,10 +115,12 @@ pub struct JwtAuth {
     max_lifetime: u64,
     /// `(iss, jti)` of the tokens accepted, until they expire.
     used: Box<ReplayStore>,
+    /// The JWKS URLs a token's `jku` may name, and their keys.
+    jku: Option<JkuKeys>,
 }
 
-struct TrustedKey {
-    kid: Option<String>,
+pub(crate) struct TrustedKey {
+    pub(crate) kid: Option<String>,
     /// The one algorithm the key is for, when the JWKS says.
     alg: Option<Algorithm>,
     family: AlgorithmFamily,
@@ -162,6 +173,28 @@ impl JwtAuth {
                 "no signing key for RS256, RS384, ES256 or ES384 in the JWKS".into(),
             ));
         }
+        JwtAuth::with_keys(keys, issuers, audience)
+    }
+
+    /// No keys of its own: every token must name an allowed JWKS URL with `jku`
+    /// ([`JwtAuth::allow_jku`]).
+    pub fn jku_only(issuers: Vec<String>, audience: String) -> Result<JwtAuth, ServeError> {
+        JwtAuth::with_keys(Vec::new(), issuers, audience)
+    }
+
+    /// Accepts tokens whose `jku` header names one of these JWKS URLs (https, or http on
+    /// loopback), verified with the keys fetched from it and cached for `ttl`. Verifying such a
+    /// token may fetch, so [`JwtAuth::verify`] must then run off the async workers.
+    pub fn allow_jku(mut self, urls: &[String], ttl: Duration) -> Result<JwtAuth, ServeError> {
+        self.jku = Some(JkuKeys::new(urls, ttl).map_err(ServeError::Jwks)?);
+        Ok(self)
+    }
+
+    fn with_keys(
+        keys: Vec<TrustedKey>,
+        issuers: Vec<String>,
+        audience: String,
+    ) -> Result<JwtAuth, ServeError> {
         if issuers.is_empty() {
             return Err(ServeError::Jwks("no issuer is allowed (--iss)".into()));
         }
@@ -177,6 +210,7 @@ impl JwtAuth {
                 replay::DEFAULT_CAPACITY,
                 LEEWAY_SECONDS,
             )),
+            jku: None,
         })
     }
 
@@ -239,8 +273,18 @@ impl JwtAuth {
                 format!("algorithm {alg:?} is not accepted: only RS256, RS384, ES256 and ES384"),
             ));
         }
-        let candidates: Vec<&TrustedKey> = self
-            .keys
+        let fetched;
+        let keys: &[TrustedKey] = match (&header.jku, &self.jku) {
+            // Without an allow-list the `jku` is not followed: the keys are ours.
+            (None, _) | (Some(_), None) => &self.keys,
+            (Some(jku), Some(allowed)) => {
+                fetched = allowed
+                    .keys(jku, header.kid.as_deref())
+                    .map_err(|why| AuthError::new(AuthFailure::Jku, why))?;
+                &fetched
+            }
+        };
+        let candidates: Vec<&TrustedKey> = keys
             .iter()
             .filter(|k| header.kid.is_none() || k.kid == header.kid)
             .filter(|k| k.fits(alg))
@@ -405,7 +449,7 @@ impl TrustedKey {
 
 /// A JWKS key that can verify signatures of an accepted algorithm; `None` for the others
 /// (encryption keys, symmetric keys, EdDSA).
-fn trusted(jwk: &jsonwebtoken::jwk::Jwk) -> Option<TrustedKey> {
+pub(crate) fn trusted(jwk: &jsonwebtoken::jwk::Jwk) -> Option<TrustedKey> {
     if matches!(jwk.common.public_key_use, Some(PublicKeyUse::Encryption)) {
         return None;
     }

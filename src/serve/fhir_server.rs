@@ -62,32 +62,10 @@ pub(crate) enum Reach {
 impl FhirServers {
     /// A client for these bases: each `https`, or `http` on a loopback address.
     pub(crate) fn new(bases: &[String], limits: FetchLimits) -> Result<FhirServers, String> {
-        let mut allowed = Vec::new();
-        for base in bases {
-            let url = Url::parse(base.trim_end_matches('/'))
-                .map_err(|e| format!("--fhir-server {base}: {e}"))?;
-            let loopback = match url.host_str() {
-                Some("localhost") => true,
-                Some(host) => host
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback()),
-                None => false,
-            };
-            let plain_allowed = url.scheme() == "http" && loopback;
-            if url.scheme() != "https" && !plain_allowed {
-                return Err(format!(
-                    "--fhir-server {base}: only https, or http on a loopback address, is allowed"
-                ));
-            }
-            if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
-                return Err(format!(
-                    "--fhir-server {base}: a base URL has no user, password or query"
-                ));
-            }
-            allowed.push(url);
-        }
+        let allowed = bases
+            .iter()
+            .map(|base| checked_url(base.trim_end_matches('/'), "--fhir-server"))
+            .collect::<Result<Vec<Url>, String>>()?;
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
@@ -107,6 +85,32 @@ impl FhirServers {
         let url = Url::parse(fhir_server.trim_end_matches('/')).ok()?;
         self.allowed.iter().find(|base| **base == url)
     }
+}
+
+/// An allow-list entry: https, or http on a loopback address, with no user, password or
+/// query. `flag` names the option in the error.
+pub(crate) fn checked_url(text: &str, flag: &str) -> Result<Url, String> {
+    let url = Url::parse(text).map_err(|e| format!("{flag} {text}: {e}"))?;
+    let loopback = match url.host_str() {
+        Some("localhost") => true,
+        Some(host) => host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    };
+    if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+        return Err(format!(
+            "{flag} {text}: only https, or http on a loopback address, is allowed"
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
+        return Err(format!(
+            "{flag} {text}: the URL has no user, password or query"
+        ));
+    }
+    Ok(url)
 }
 
 /// Whether `url` is under `base` (same origin, its path below the base's).

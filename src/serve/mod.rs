@@ -32,6 +32,7 @@ mod edge;
 mod feedback;
 mod fhir_server;
 mod hooks;
+mod jku;
 mod ops;
 mod prefetch;
 mod replay;
