@@ -211,6 +211,10 @@ struct ServeArgs {
     /// The most pages of one FHIR search read (`Bundle.link[next]`).
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     fhir_max_pages: u64,
+    /// Serve `/healthz`, `/readyz` and `/metrics` on this address instead (plain HTTP, for an
+    /// internal network), not on `--addr`.
+    #[arg(long, value_name = "HOST:PORT")]
+    ops_addr: Option<std::net::SocketAddr>,
     /// Where the rule catalogue (`rxguard doc`) is published: each card links to its rule's
     /// entry there, `<URL>#<rule id>`.
     #[arg(long, value_name = "URL")]
@@ -925,6 +929,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         tls,
         fhir_servers: args.fhir_server,
         catalogue_url: args.catalogue_url,
+        ops_addr: args.ops_addr,
         fetch_limits: rxguard::serve::FetchLimits {
             timeout: Duration::from_secs(args.fhir_timeout),
             max_bytes: args.fhir_max_bytes,

@@ -89,6 +89,9 @@ pub struct Config {
     pub fhir_servers: Vec<String>,
     /// How long and how much one FHIR server read may take.
     pub fetch_limits: FetchLimits,
+    /// A separate address for `/healthz`, `/readyz` and `/metrics` (plain HTTP, for an internal
+    /// network): they are then not served on the main address. On the main address when `None`.
+    pub ops_addr: Option<SocketAddr>,
     /// The rule catalogue's URL (`rxguard doc` published): each card links to its rule's
     /// entry, `<url>#<rule id>`. No links when `None`.
     pub catalogue_url: Option<String>,
@@ -108,6 +111,7 @@ impl Config {
             fhir_servers: Vec::new(),
             fetch_limits: FetchLimits::default(),
             catalogue_url: None,
+            ops_addr: None,
         }
     }
 }
@@ -157,8 +161,10 @@ pub(crate) struct App {
 #[derive(Debug)]
 pub struct Server {
     addr: SocketAddr,
+    ops_addr: Option<SocketAddr>,
     shutdown: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    ops_task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl Server {
@@ -175,10 +181,20 @@ impl Server {
 
     /// Waits until the server has stopped (after [`Server::shutdown`]).
     pub async fn stopped(self) -> Result<(), ServeError> {
-        match self.task.await {
+        let joined = |r: Result<std::io::Result<()>, tokio::task::JoinError>| match r {
             Ok(result) => Ok(result?),
             Err(e) => Err(ServeError::Io(std::io::Error::other(e.to_string()))),
+        };
+        let main = joined(self.task.await);
+        match self.ops_task {
+            Some(ops) => main.and(joined(ops.await)),
+            None => main,
         }
+    }
+
+    /// The address of `/healthz`, `/readyz` and `/metrics`, when they have one of their own.
+    pub fn ops_addr(&self) -> Option<SocketAddr> {
+        self.ops_addr
     }
 }
 
@@ -186,6 +202,11 @@ impl Server {
 pub async fn bind(addr: SocketAddr, config: Config) -> Result<Server, ServeError> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
+    let ops_listener = match config.ops_addr {
+        Some(ops) => Some(tokio::net::TcpListener::bind(ops).await?),
+        None => None,
+    };
+    let ops_addr = ops_listener.as_ref().map(|l| l.local_addr()).transpose()?;
     // Ends when `shutdown` is called or the handle is dropped.
     let (shutdown, stop) = tokio::sync::watch::channel(false);
     let app = Arc::new(App {
@@ -209,7 +230,22 @@ pub async fn bind(addr: SocketAddr, config: Config) -> Result<Server, ServeError
         feedback: feedback::FeedbackLog::new(config.feedback_log),
         as_of: config.as_of,
     });
-    let routes = edge::layered(router(app), &config.limits);
+    let ops_task = ops_listener.map(|ops| {
+        let routes = observed(ops_routes().fallback(not_found), &app);
+        let routes = edge::layered(routes, &config.limits);
+        tokio::spawn(edge::serve(
+            ops,
+            routes,
+            config.limits.clone(),
+            None,
+            stop.clone(),
+        ))
+    });
+    let mut routes = hook_routes();
+    if ops_task.is_none() {
+        routes = routes.merge(ops_routes());
+    }
+    let routes = edge::layered(router(routes, app), &config.limits);
     let task = tokio::spawn(edge::serve(
         listener,
         routes,
@@ -219,8 +255,10 @@ pub async fn bind(addr: SocketAddr, config: Config) -> Result<Server, ServeError
     ));
     Ok(Server {
         addr,
+        ops_addr,
         shutdown,
         task,
+        ops_task,
     })
 }
 
@@ -267,21 +305,34 @@ async fn stop_signal() {
     }
 }
 
-fn router(app: Arc<App>) -> Router {
+fn hook_routes() -> Router<Arc<App>> {
     Router::new()
         .route("/cds-services", get(discovery))
         .route("/cds-services/{id}", post(hooks::call))
         .route("/cds-services/{id}/feedback", post(feedback::receive))
+}
+
+fn ops_routes() -> Router<Arc<App>> {
+    Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+}
+
+fn router(routes: Router<Arc<App>>, app: Arc<App>) -> Router {
+    let routes = routes
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // No handler, not even the fallback, runs for a request it refuses.
-        .layer(middleware::from_fn_with_state(app.clone(), authenticate))
-        // Outermost: every request is counted and logged, the refused ones too.
+        .layer(middleware::from_fn_with_state(app.clone(), authenticate));
+    observed(routes, &app)
+}
+
+/// Every request counted and logged (the outermost layer, so the refused ones too).
+fn observed(routes: Router<Arc<App>>, app: &Arc<App>) -> Router {
+    routes
         .layer(middleware::from_fn_with_state(app.clone(), ops::observe))
-        .with_state(app)
+        .with_state(app.clone())
 }
 
 async fn discovery(State(app): State<Arc<App>>) -> Response {

@@ -291,3 +291,43 @@ async fn the_binary_speaks_https_with_tls_cert_and_tls_key() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ops_address_takes_health_and_metrics_off_the_main_address() {
+    let server = start_with(Config {
+        auth: jwt_auth(),
+        ops_addr: Some("127.0.0.1:0".parse().unwrap()),
+        ..config()
+    })
+    .await;
+    let ops = server.ops_addr().expect("an ops address");
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        if path != "/metrics" {
+            let on_ops = request_at(ops, "GET", path, None, None).await;
+            assert_eq!(on_ops.status, 200, "{path} on the ops address");
+        }
+        let on_main = request(&server, "GET", path, None, None).await;
+        assert_eq!(on_main.status, 404, "{path} on the main address");
+    }
+    // The hooks are not on the ops address, and still need their token on the main one.
+    assert_eq!(
+        request_at(ops, "GET", "/cds-services", None, None)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        request(&server, "GET", "/cds-services", None, None)
+            .await
+            .status,
+        401
+    );
+    let page = scrape(ops).await;
+    let series = "rxguard_requests_total{route=\"discovery\",status=\"401\"}";
+    assert_eq!(sample(&page, series), 1.0, "{page}");
+    server.shutdown();
+    tokio::time::timeout(Duration::from_secs(10), server.stopped())
+        .await
+        .expect("both listeners stop")
+        .expect("cleanly");
+}
