@@ -7,15 +7,18 @@
 //!
 //! On disk it is an append-only file of JSON lines (`{"iss":..,"jti":..,"exp":..}`), each synced
 //! before the request it admits goes on, read back at start so that a restart (or a crash) does
-//! not reopen a replay. A line torn by a crash is skipped. When the file holds many more lines
+//! not reopen a replay. Lines are synced in groups: while one request writes and syncs, the lines
+//! of the requests that come meanwhile wait, and the next of them writes and syncs them all at
+//! once (group commit), so concurrent requests share a sync instead of queueing for one each. A line torn by a crash is skipped. When the file holds many more lines
 //! than unexpired tokens it is compacted: the live tokens are written to a new file, synced, and
 //! renamed over the old one.
 
+use std::collections::VecDeque;
 use std::collections::{BTreeSet, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 /// The unexpired tokens held at most, by default.
 pub const DEFAULT_CAPACITY: usize = 100_000;
@@ -44,6 +47,10 @@ pub(crate) struct ReplayStore {
     /// The file and its line count; written after the memory was updated, so a concurrent
     /// replay is refused while the write is synced.
     file: Option<Mutex<Journal>>,
+    /// The lines waiting to be written, and which are synced.
+    group: Mutex<Group>,
+    /// Woken when a group has been synced (or failed).
+    synced: Condvar,
     capacity: usize,
     leeway: u64,
 }
@@ -54,6 +61,25 @@ struct Memory {
     /// `(exp, key)`, to evict by expiry.
     by_expiry: BTreeSet<(u64, Arc<str>)>,
 }
+
+/// Group commit: lines are numbered as they are queued; a request returns once its number is
+/// synced.
+#[derive(Debug, Default)]
+struct Group {
+    /// The lines queued and not yet taken by a writer.
+    pending: Vec<u8>,
+    /// How many lines were ever queued.
+    queued: u64,
+    /// Lines `..= synced` are written and synced (or failed).
+    synced: u64,
+    /// Whether a request is writing a group now.
+    writing: bool,
+    /// The recent groups that failed: `(first, last, why)`.
+    failed: VecDeque<(u64, u64, String)>,
+}
+
+/// Failed groups remembered for their waiters.
+const FAILED_GROUPS_KEPT: usize = 64;
 
 #[derive(Debug)]
 struct Journal {
@@ -102,6 +128,8 @@ impl ReplayStore {
         ReplayStore {
             memory: Mutex::new(Memory::default()),
             file: None,
+            group: Mutex::new(Group::default()),
+            synced: Condvar::new(),
             capacity,
             leeway,
         }
@@ -141,6 +169,8 @@ impl ReplayStore {
         Ok(ReplayStore {
             memory: Mutex::new(memory),
             file: Some(Mutex::new(journal)),
+            group: Mutex::new(Group::default()),
+            synced: Condvar::new(),
             capacity,
             leeway,
         })
@@ -168,16 +198,67 @@ impl ReplayStore {
             jti: jti.to_string(),
             exp,
         };
-        let mut journal = journal.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut bytes = serde_json::to_vec(&line).map_err(|e| Refused::Io(e.to_string()))?;
+        bytes.push(b'\n');
         // Unwritten, the token stays in memory (refused if it comes again) and this request is
         // refused: nothing is admitted that a restart could forget.
-        journal
-            .append(&line)
-            .map_err(|e| Refused::Io(e.to_string()))?;
+        self.commit(journal, &bytes)
+    }
+
+    /// Queues a line and returns once it is synced: written by this request with the lines
+    /// queued before it, or by another request's group.
+    fn commit(&self, journal: &Mutex<Journal>, line: &[u8]) -> Result<(), Refused> {
+        let mut group = self.group.lock().unwrap_or_else(PoisonError::into_inner);
+        group.pending.extend_from_slice(line);
+        group.queued += 1;
+        let mine = group.queued;
+        loop {
+            if group.synced >= mine {
+                let failed = group
+                    .failed
+                    .iter()
+                    .find(|(a, b, _)| (*a..=*b).contains(&mine));
+                return match failed {
+                    Some((_, _, why)) => Err(Refused::Io(why.clone())),
+                    None => Ok(()),
+                };
+            }
+            if group.writing {
+                group = self
+                    .synced
+                    .wait(group)
+                    .unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            // This request writes the group: every line queued so far.
+            group.writing = true;
+            let lines = std::mem::take(&mut group.pending);
+            let (first, last) = (group.synced + 1, group.queued);
+            drop(group);
+            let written = self.write_group(journal, &lines, last - first + 1);
+            group = self.group.lock().unwrap_or_else(PoisonError::into_inner);
+            group.writing = false;
+            group.synced = last;
+            if let Err(why) = written {
+                group.failed.push_back((first, last, why));
+                if group.failed.len() > FAILED_GROUPS_KEPT {
+                    group.failed.pop_front();
+                }
+            }
+            self.synced.notify_all();
+        }
+    }
+
+    fn write_group(
+        &self,
+        journal: &Mutex<Journal>,
+        lines: &[u8],
+        count: u64,
+    ) -> Result<(), String> {
+        let mut journal = journal.lock().unwrap_or_else(PoisonError::into_inner);
+        journal.append(lines, count).map_err(|e| e.to_string())?;
         let memory = self.memory.lock().unwrap_or_else(PoisonError::into_inner);
-        journal
-            .compact_if_due(&memory)
-            .map_err(|e| Refused::Io(e.to_string()))
+        journal.compact_if_due(&memory).map_err(|e| e.to_string())
     }
 
     /// The unexpired tokens held.
@@ -192,12 +273,11 @@ impl ReplayStore {
 }
 
 impl Journal {
-    fn append(&mut self, line: &Line) -> std::io::Result<()> {
-        let mut bytes = serde_json::to_vec(line).map_err(std::io::Error::other)?;
-        bytes.push(b'\n');
-        self.file.write_all(&bytes)?;
+    /// Appends `count` lines and syncs them.
+    fn append(&mut self, lines: &[u8], count: u64) -> std::io::Result<()> {
+        self.file.write_all(lines)?;
         self.file.sync_data()?;
-        self.lines += 1;
+        self.lines += usize::try_from(count).unwrap_or(usize::MAX);
         Ok(())
     }
 
@@ -288,6 +368,33 @@ mod tests {
         assert_eq!(store.record("iss", "a", 100, 10), Err(Refused::Replayed));
         assert_eq!(store.record("iss", "d", 200, 101), Ok(()));
         assert_eq!(store.len(), 1);
+    }
+
+    #[test]
+    fn concurrent_tokens_are_all_on_disk_when_they_are_admitted() {
+        let path = temp("group.replay");
+        let store = Arc::new(ReplayStore::open(&path, 10_000, 0, 0).unwrap());
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    for i in 0..50 {
+                        assert_eq!(store.record("iss", &format!("t{t}-{i}"), 1_000, 0), Ok(()));
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_eq!(lines(&path), 400, "every admitted token has its line");
+        drop(store);
+        let store = ReplayStore::open(&path, 10_000, 0, 10).unwrap();
+        assert_eq!(
+            store.record("iss", "t7-49", 1_000, 10),
+            Err(Refused::Replayed)
+        );
+        assert_eq!(store.len(), 400);
     }
 
     #[test]
