@@ -75,12 +75,7 @@ fn tables(out: &mut String, program: &Program, sources: &SourceMap) {
             .get(table.span.source)
             .map_or("", |s| s.name.as_str());
         let _ = writeln!(out, "\n### table {}\n", table.name);
-        let _ = writeln!(
-            out,
-            "- **Holds:** {} ({}), one per ingredient",
-            table.dimension.describe(),
-            table.dimension.canonical_unit()
-        );
+        let _ = writeln!(out, "- **Holds:** {}, one per ingredient", table.holds());
         let read = if readers.is_empty() {
             "no rule".to_string()
         } else {
@@ -96,10 +91,9 @@ fn tables(out: &mut String, program: &Program, sources: &SourceMap) {
         for entry in &table.entries {
             let _ = writeln!(
                 out,
-                "| `{}` | {} {} |",
+                "| `{}` | {} |",
                 program.drugs[entry.drug].name,
-                format_number(entry.value),
-                table.dimension.canonical_unit()
+                format!("{} {}", format_number(entry.value), table.unit()).trim_end()
             );
         }
     }
@@ -281,6 +275,7 @@ impl Words<'_> {
                 }
                 _ => self.arithmetic(a, "-", b),
             },
+            TKind::Scale(a, k) => format!("({} × {})", self.expr(a), format_number(*k)),
         }
     }
 
@@ -288,8 +283,9 @@ impl Words<'_> {
     /// the domain it ranges over.
     fn quantified(&self, q: &Quantified) -> String {
         let some = match q.quantifier {
-            Quantifier::Any => "some",
-            Quantifier::All => "every",
+            Quantifier::Any => "for some",
+            Quantifier::All => "for every",
+            Quantifier::Sum => "the sum over every",
         };
         let domain = match self.program.tables.iter().find(|t| t.name == q.domain) {
             Some(_) => format!("table [`{0}`](#table-{0})", q.domain),
@@ -303,7 +299,7 @@ impl Words<'_> {
                 .join(" ")
         });
         format!(
-            "for {some} ingredient `{}` of {domain} ({} ingredients): `{}`",
+            "{some} ingredient `{}` of {domain} ({} ingredients): `{}`",
             q.var,
             q.branches.len(),
             cell(&body)

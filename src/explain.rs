@@ -256,6 +256,7 @@ impl Explainer<'_> {
             TKind::Cmp(_, a, b) | TKind::Add(a, b) | TKind::Sub(a, b) => {
                 (vec![self.step(a), self.step(b)], false)
             }
+            TKind::Scale(a, _) => (vec![self.step(a)], false),
             // A dose on a computed day shows how the day was reached (`stop_date(...) - 28 days`).
             TKind::DailyDose(_, _, Some(on))
                 if !matches!(on.kind, TKind::Date(_) | TKind::AsOf) =>
@@ -298,7 +299,8 @@ impl Explainer<'_> {
     }
 
     /// A quantifier: one part per ingredient the patient's record holds (every ingredient when
-    /// the medication list is absent), and one line for the others, false without them.
+    /// the medication list is absent), and one line for the others, false (for `sum`, zero)
+    /// without them.
     fn quantified(&self, e: &TExpr, q: &Quantified, value: Value) -> Step {
         let p = &self.g.program;
         let table = p.tables.iter().find(|t| t.name == q.domain);
@@ -313,9 +315,12 @@ impl Explainer<'_> {
             let quantity = table
                 .and_then(|t| t.get(*drug))
                 .map_or_else(String::new, |v| {
-                    let unit = table.map_or("", |t| t.dimension.canonical_unit());
+                    let unit = match table.map_or("", |t| t.unit()) {
+                        "" => String::new(),
+                        u => format!(" {u}"),
+                    };
                     format!(
-                        ", {}[{}] = {} {unit}",
+                        ", {}[{}] = {}{unit}",
                         q.domain,
                         q.var,
                         crate::value::format_number(v)
@@ -328,16 +333,17 @@ impl Explainer<'_> {
             parts.push(step);
         }
         if absent > 0 {
+            let sum = q.quantifier == crate::ir::Quantifier::Sum;
             parts.push(Step {
                 expr: format!(
                     "[{} = the {absent} other ingredients of {}]",
                     q.var, q.domain
                 ),
-                value: "false".into(),
+                value: if sum { "0" } else { "false" }.into(),
                 read: vec!["not in the patient's medication entries".into()],
                 unknown_because: None,
                 parts: Vec::new(),
-                tri: Tri::False,
+                tri: if sum { Tri::True } else { Tri::False },
                 connective: false,
                 negation: false,
                 literal: false,

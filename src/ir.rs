@@ -126,8 +126,9 @@ pub struct TableDef {
     pub name: String,
     /// Its pack.
     pub pack: PackId,
-    /// The dimension of every entry.
-    pub dimension: Dimension,
+    /// The dimension of every entry; `None` for a table of factors (numbers without a unit,
+    /// `table NAME: factor`).
+    pub dimension: Option<Dimension>,
     /// The entries in source order.
     pub entries: Vec<TableEntry>,
     /// Where it was declared.
@@ -147,7 +148,28 @@ pub struct TableEntry {
     pub value_span: Span,
 }
 
+/// The unit word of a table of factors: `table mme_by_mouth: factor`.
+pub const FACTOR: &str = "factor";
+
 impl TableDef {
+    /// The type of an entry read from it.
+    pub fn ty(&self) -> Type {
+        self.dimension.map_or(Type::Count, Type::Quantity)
+    }
+
+    /// The unit its entries are shown in (nothing for factors).
+    pub fn unit(&self) -> &'static str {
+        self.dimension.map_or("", Dimension::canonical_unit)
+    }
+
+    /// What it holds, in words.
+    pub fn holds(&self) -> String {
+        match self.dimension {
+            Some(d) => format!("{} ({})", d.describe(), d.canonical_unit()),
+            None => "a factor (a number without a unit)".into(),
+        }
+    }
+
     /// The quantity of an ingredient, when the table has an entry for it.
     pub fn get(&self, drug: DrugId) -> Option<f64> {
         self.entries
@@ -508,15 +530,19 @@ pub enum TKind {
     Add(Box<TExpr>, Box<TExpr>),
     /// Difference.
     Sub(Box<TExpr>, Box<TExpr>),
-    /// `any(d in domain: body)` or `all(...)`, expanded: the body checked once per ingredient of
-    /// the domain, with `d` bound to it (and `table[d]` read as that ingredient's quantity).
+    /// A number or quantity times a factor known when the pack is checked (a number, or an
+    /// entry of a table of factors).
+    Scale(Box<TExpr>, f64),
+    /// `any(d in domain: body)`, `all(...)` or `sum(...)`, expanded: the body checked once per
+    /// ingredient of the domain, with `d` bound to it (and `table[d]` read as that ingredient's
+    /// quantity).
     Quantified(Box<Quantified>),
 }
 
 /// A quantified condition, one branch per ingredient of its domain.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Quantified {
-    /// `any` or `all`.
+    /// `any`, `all` or `sum`.
     pub quantifier: Quantifier,
     /// The bound name, as written.
     pub var: String,
@@ -536,7 +562,7 @@ impl TExpr {
             | TKind::Cmp(_, a, b)
             | TKind::Add(a, b)
             | TKind::Sub(a, b) => vec![a, b],
-            TKind::DailyDose(_, _, Some(on)) => vec![on],
+            TKind::DailyDose(_, _, Some(on)) | TKind::Scale(on, _) => vec![on],
             TKind::Quantified(q) => q.branches.iter().map(|(_, body)| body).collect(),
             _ => Vec::new(),
         }

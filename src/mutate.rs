@@ -180,6 +180,8 @@ fn mutate(e: &TExpr, text: &str, add: &mut impl FnMut(usize, usize, String)) {
             let (word, other) = match q.quantifier {
                 crate::ir::Quantifier::Any => ("any", "all"),
                 crate::ir::Quantifier::All => ("all", "any"),
+                // A sum has no other word; its table's factors are nudged.
+                crate::ir::Quantifier::Sum => return,
             };
             if text.get(start..start + word.len()) == Some(word) {
                 add(start, start + word.len(), other.to_string());

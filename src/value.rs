@@ -140,6 +140,23 @@ impl Interval {
         }
     }
 
+    /// Multiplies by any factor: the bounds swap when it is below zero; times zero is zero
+    /// (an unbounded range included).
+    pub fn times(self, k: f64) -> Interval {
+        if k == 0.0 {
+            Interval::point(0.0)
+        } else if k > 0.0 {
+            self.scale(k)
+        } else {
+            Interval {
+                lo: self.hi * k,
+                hi: self.lo * k,
+                lo_open: self.hi_open,
+                hi_open: self.lo_open,
+            }
+        }
+    }
+
     /// Every value of `self` is below every value of `other`.
     fn all_below(self, other: Interval) -> bool {
         self.hi < other.lo || (self.hi == other.lo && (self.hi_open || other.lo_open))

@@ -173,9 +173,12 @@ const CLAIMS: &[Claim] = &[
     ),
     claim(
         "baclofen_on_hold_with_oxycodone",
-        &["baclofen_with_cns_depressant major"],
+        &[
+            "baclofen_with_cns_depressant major",
+            "opioid_without_naloxone moderate",
+        ],
         &["baclofen_oral_abrupt_stop"],
-        "baclofen on hold still counts beside oxycodone; whether the hold is a stop is not known",
+        "baclofen on hold still counts beside oxycodone; whether the hold is a stop is not known; oxycodone 40 mg a day is 60 MME, a reason to offer naloxone",
     ),
     claim(
         "baclofen_oral_80mg",
@@ -667,9 +670,12 @@ const CLAIMS: &[Claim] = &[
     ),
     claim(
         "opioid_zolpidem_55yo",
-        &["opioid_with_other_cns_depressant major"],
+        &[
+            "opioid_with_other_cns_depressant major",
+            "opioid_without_naloxone moderate",
+        ],
         &[],
-        "an opioid with a Z-drug: boxed-warning class",
+        "an opioid with a Z-drug: boxed-warning class; the opioid at 50 MME a day or more, a reason to offer naloxone",
     ),
     claim(
         "oxycodone_alprazolam_naloxone_route_not_given_52yo",

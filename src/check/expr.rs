@@ -24,6 +24,7 @@ const FUNCTIONS: &[&str] = &[
     "drugs",
     "any",
     "all",
+    "sum",
 ];
 
 /// Where an expression stands: `drugs(x)` is only allowed in templates.
@@ -576,6 +577,7 @@ impl Checker<'_> {
         let (lhs, rhs) = (lhs?, rhs?);
         match op {
             BinOp::Add | BinOp::Sub => self.arithmetic(op, lhs, rhs, span),
+            BinOp::Mul => self.scale(lhs, rhs, span),
             _ => self.comparison(cmp_op(op), lhs, rhs, span),
         }
     }
@@ -667,6 +669,33 @@ impl Checker<'_> {
             ty,
             span,
         )
+    }
+
+    /// `x * k` or `k * x`: a number or a quantity times a factor the pack states (a number
+    /// without a unit, or an entry of a table of factors). The product has `x`'s type.
+    fn scale(&mut self, lhs: TExpr, rhs: TExpr, span: Span) -> Typed {
+        let factor = |e: &TExpr| match e.kind {
+            TKind::Number(k) if e.ty == Type::Count => Some(k),
+            _ => None,
+        };
+        let scalable = |e: &TExpr| {
+            matches!(e.ty, Type::Count) || matches!(e.ty, Type::Quantity(d) if d != Dimension::Age)
+        };
+        let (x, k) = match (factor(&lhs), factor(&rhs)) {
+            (Some(a), Some(b)) => return typed(TKind::Number(a * b), Type::Count, span),
+            (_, Some(k)) if scalable(&lhs) => (lhs, k),
+            (Some(k), _) if scalable(&rhs) => (rhs, k),
+            _ => {
+                let (a, b) = (describe(lhs.ty), describe(rhs.ty));
+                self.error(
+                    Diagnostic::error("E020", span, format!("cannot multiply {a} by {b}"))
+                        .with_help("multiply a number or a quantity by a factor written in the pack: a number without a unit, such as `* 1.5`, or an entry of a `table NAME: factor`"),
+                );
+                return None;
+            }
+        };
+        let ty = x.ty;
+        typed(TKind::Scale(Box::new(x), k), ty, span)
     }
 
     fn comparison(&mut self, op: CmpOp, lhs: TExpr, rhs: TExpr, span: Span) -> Typed {

@@ -26,7 +26,7 @@ impl Checker<'_> {
         self.program.tables.push(TableDef {
             name: decl.name.name.clone(),
             pack,
-            dimension: Dimension::Duration,
+            dimension: None,
             entries: Vec::new(),
             span: decl.name.span,
         });
@@ -34,14 +34,19 @@ impl Checker<'_> {
     }
 
     /// Reads a table's unit and entries: every entry a declared drug, once, with a quantity of
-    /// the table's dimension.
+    /// the table's dimension (or a number, in a table of factors).
     pub(super) fn define_table(&mut self, pack: PackId, id: TableId, decl: &TableDecl) {
-        let Some(unit) = units::lookup(&decl.unit.name) else {
-            self.unknown_unit(&decl.unit);
-            self.broken_tables.push(id);
-            return;
+        let dimension = if decl.unit.name == FACTOR {
+            None
+        } else {
+            let Some(unit) = units::lookup(&decl.unit.name) else {
+                self.unknown_unit(&decl.unit);
+                self.broken_tables.push(id);
+                return;
+            };
+            Some(unit.dimension)
         };
-        self.program.tables[id].dimension = unit.dimension;
+        self.program.tables[id].dimension = dimension;
         if decl.entries.is_empty() {
             self.error(
                 Diagnostic::error(
@@ -76,7 +81,7 @@ impl Checker<'_> {
                     }
                     None => None,
                 };
-            let value = self.entry_value(pack, &entry.value, unit.dimension, &decl.unit.name);
+            let value = self.entry_value(pack, &entry.value, dimension, &decl.unit.name);
             let (Some(drug), Some(value)) = (drug, value) else {
                 self.broken_tables.push(id);
                 continue;
@@ -107,20 +112,38 @@ impl Checker<'_> {
         }
     }
 
-    /// An entry's quantity, in canonical units, when it has the table's dimension.
-    fn entry_value(&mut self, pack: PackId, e: &Expr, dim: Dimension, unit: &str) -> Option<f64> {
+    /// An entry's quantity, in canonical units, when it has the table's dimension (a number
+    /// without a unit in a table of factors).
+    fn entry_value(
+        &mut self,
+        pack: PackId,
+        e: &Expr,
+        dim: Option<Dimension>,
+        unit: &str,
+    ) -> Option<f64> {
         let t = self.expr(pack, e, Place::Rule)?;
-        match (t.kind, t.ty) {
-            (TKind::Number(n), Type::Quantity(d)) if d == dim && n.is_finite() => Some(n),
-            (_, ty) => {
+        let want = dim.map_or(Type::Count, Type::Quantity);
+        match t.kind {
+            TKind::Number(n) if t.ty == want && n.is_finite() => Some(n),
+            _ => {
+                let (holds, help) = match dim {
+                    Some(d) => (
+                        d.describe().to_string(),
+                        format!("write the quantity in {unit}, such as `14 {unit}`"),
+                    ),
+                    None => (
+                        "factors".to_string(),
+                        "write a number without a unit, such as `1.5`".to_string(),
+                    ),
+                };
                 self.error(
                     Diagnostic::error(
                         "E021",
                         e.span,
-                        format!("the table holds {}, not {}", dim.describe(), describe(ty)),
+                        format!("the table holds {holds}, not {}", describe(t.ty)),
                     )
                     .with_label("wrong dimension")
-                    .with_help(format!("write the quantity in {unit}, such as `14 {unit}`")),
+                    .with_help(help),
                 );
                 None
             }
@@ -187,7 +210,7 @@ impl Checker<'_> {
         match def.get(drug) {
             Some(value) => Some(TExpr {
                 kind: TKind::Number(value),
-                ty: Type::Quantity(def.dimension),
+                ty: def.ty(),
                 span,
             }),
             // An entry that failed to check was reported already.
@@ -210,7 +233,8 @@ impl Checker<'_> {
         }
     }
 
-    /// `any(var in domain: body)` or `all(...)`: the body checked once per ingredient.
+    /// `any(var in domain: body)`, `all(...)` or `sum(...)`: the body checked once per
+    /// ingredient; a condition for `any` and `all`, a number or a quantity for `sum`.
     #[expect(
         clippy::too_many_arguments,
         reason = "the parts of one quantified expression"
@@ -232,9 +256,14 @@ impl Checker<'_> {
         let what = format!("the body of `{}`", quantifier.word());
         let mut branches = Vec::with_capacity(members.len());
         let mut failed = false;
+        let mut ty = Type::Bool;
         for (i, &drug) in members.iter().enumerate() {
             self.bound.push((var.name.clone(), drug));
-            let branch = self.expect_bool(pack, body, place, &what);
+            let branch = if quantifier == Quantifier::Sum {
+                self.summand(pack, body, place, i == 0)
+            } else {
+                self.expect_bool(pack, body, place, &what)
+            };
             self.bound.pop();
             match branch {
                 Some(b) => {
@@ -253,6 +282,7 @@ impl Checker<'_> {
                         );
                         return None;
                     }
+                    ty = b.ty;
                     branches.push((drug, b));
                 }
                 // A mistake in the body itself is reported once, for the first ingredient.
@@ -270,9 +300,32 @@ impl Checker<'_> {
                 domain: domain.name.clone(),
                 branches,
             })),
-            ty: Type::Bool,
+            ty,
             span,
         })
+    }
+
+    /// The body of `sum` for one ingredient: a number or a quantity (its mistakes reported for
+    /// the first ingredient only).
+    fn summand(&mut self, pack: PackId, body: &Expr, place: Place, first: bool) -> Option<TExpr> {
+        let t = self.expr(pack, body, place)?;
+        if matches!(t.ty, Type::Count | Type::Quantity(_)) {
+            return Some(t);
+        }
+        if first {
+            self.error(
+                Diagnostic::error(
+                    "E020",
+                    body.span,
+                    format!(
+                        "the body of `sum` needs a number or a quantity, not {}",
+                        describe(t.ty)
+                    ),
+                )
+                .with_help("add quantities, for example `sum(d in mme_by_mouth: daily_dose(d, route: oral) * mme_by_mouth[d])`"),
+            );
+        }
+        None
     }
 
     /// A quantifier's name may not hide a declared name, a word of the language or an outer

@@ -1,7 +1,7 @@
 //! Graphviz DOT export of the rule graph. Shared expression nodes (used by more than one
 //! parent) are drawn filled, so what hash-consing merged is visible.
 
-use super::{GraphNode, Node, RuleGraph};
+use super::{GraphNode, Node, NodeId, RuleGraph};
 use crate::ir::SetRef;
 use petgraph::Direction;
 use std::fmt::Write as _;
@@ -114,6 +114,25 @@ fn label(g: &RuleGraph, node: &GraphNode) -> (String, &'static str) {
     }
 }
 
+/// A number computed from other nodes, written out (`daily_dose(morphine, route: oral) * 1 +
+/// ...`), for the reasons a rule is undecided; any other node as [`describe`] has it.
+pub fn describe_value(g: &RuleGraph, node: &Node) -> String {
+    let part = |n: NodeId| describe_value(g, &g.nodes[n as usize]);
+    match *node {
+        Node::Add(a, b) => format!("{} + {}", part(a), part(b)),
+        Node::Sub(a, b) => format!("{} - {}", part(a), part(b)),
+        Node::Scale(a, k) => format!(
+            "{} * {}",
+            part(a),
+            crate::value::format_number(f64::from_bits(k))
+        ),
+        Node::Quantified(crate::ir::Quantifier::Sum, ref branches) => {
+            format!("a sum over {} ingredients", branches.len())
+        }
+        _ => describe(g, node),
+    }
+}
+
 /// A node in words, for DOT labels and `explain`.
 pub fn describe(g: &RuleGraph, node: &Node) -> String {
     let p = &g.program;
@@ -156,6 +175,7 @@ pub fn describe(g: &RuleGraph, node: &Node) -> String {
         Node::Cmp(op, ..) => op.symbol().into(),
         Node::Add(..) => "+".into(),
         Node::Sub(..) => "-".into(),
+        Node::Scale(_, k) => format!("* {}", crate::value::format_number(f64::from_bits(k))),
         Node::Quantified(q, ref branches) => {
             format!("{} of {} ingredients", q.word(), branches.len())
         }

@@ -10,7 +10,7 @@
 mod dot;
 mod vocabulary;
 
-pub use dot::describe;
+pub use dot::{describe, describe_value};
 pub use vocabulary::Vocabulary;
 
 use crate::date::Date;
@@ -75,7 +75,9 @@ pub enum Node {
     Add(NodeId, NodeId),
     /// `-`.
     Sub(NodeId, NodeId),
-    /// `any(d in domain: body)` or `all(...)`: one branch per ingredient.
+    /// `* k`, the factor's f64 bits.
+    Scale(NodeId, u64),
+    /// `any(d in domain: body)`, `all(...)` or `sum(...)`: one branch per ingredient.
     Quantified(Quantifier, Box<[Branch]>),
 }
 
@@ -87,8 +89,9 @@ pub struct Branch {
     /// The body, read for that ingredient.
     pub body: NodeId,
     /// The drug and class bits at least one of which the patient must have (taken, ordered or
-    /// in the history) for the body to be true; `None` when the body may be true without them.
-    /// A branch whose bits the patient lacks is false without being evaluated.
+    /// in the history) for the body to be true (for `sum`, to be other than zero); `None` when
+    /// it may be without them. A branch whose bits the patient lacks is false (zero) without
+    /// being evaluated.
     pub needs: Option<Box<[usize]>>,
 }
 
@@ -100,7 +103,7 @@ impl Node {
             _ => &[],
         };
         let (a, b) = match *self {
-            Node::Not(a) | Node::DailyDose(_, _, Some(a)) => (Some(a), None),
+            Node::Not(a) | Node::DailyDose(_, _, Some(a)) | Node::Scale(a, _) => (Some(a), None),
             Node::And(a, b)
             | Node::Or(a, b)
             | Node::Cmp(_, a, b)
@@ -213,6 +216,7 @@ pub fn leaf(kind: &TKind) -> Option<Node> {
         | TKind::Cmp(..)
         | TKind::Add(..)
         | TKind::Sub(..)
+        | TKind::Scale(..)
         | TKind::Quantified(_) => return None,
     })
 }
@@ -260,14 +264,19 @@ impl Builder<'_> {
             TKind::Cmp(op, a, b) => Node::Cmp(*op, self.expr(a), self.expr(b)),
             TKind::Add(a, b) => Node::Add(self.expr(a), self.expr(b)),
             TKind::Sub(a, b) => Node::Sub(self.expr(a), self.expr(b)),
+            TKind::Scale(a, k) => Node::Scale(self.expr(a), k.to_bits()),
             TKind::Quantified(q) => {
                 let branches = q
                     .branches
                     .iter()
                     .map(|(drug, body)| {
                         let body = self.expr(body);
-                        let needs =
-                            trigger(&self.nodes, self.vocabulary, body).map(Vec::into_boxed_slice);
+                        let needs = if q.quantifier == Quantifier::Sum {
+                            zero_without(&self.nodes, self.vocabulary, body)
+                        } else {
+                            trigger(&self.nodes, self.vocabulary, body)
+                        }
+                        .map(Vec::into_boxed_slice);
                         Branch {
                             drug: *drug,
                             body,
@@ -495,7 +504,37 @@ fn trigger(nodes: &[Node], vocab: &Vocabulary, node: NodeId) -> Option<Vec<usize
     }
 }
 
-/// `count(x) >= k` (k >= 1), `count(x) > k` (k >= 0) and the same for `daily_dose` need `x`.
+/// For a numeric node `n` that is never below zero, the drug and class bits at least one of
+/// which the patient must have for it to be above zero: a `count` or `daily_dose` needs its
+/// subject, a multiple (by a factor not below zero) what it multiplies, a sum what its parts
+/// need; `None` when no such set can be derived.
+fn zero_without(nodes: &[Node], vocab: &Vocabulary, n: NodeId) -> Option<Vec<usize>> {
+    match nodes[n as usize] {
+        Node::Count(s, _) => Some(vec![vocab.bit(s)]),
+        Node::DailyDose(d, ..) => Some(vec![d]),
+        Node::Scale(a, k) if f64::from_bits(k) >= 0.0 => zero_without(nodes, vocab, a),
+        Node::Add(a, b) => {
+            let mut x = zero_without(nodes, vocab, a)?;
+            x.extend(zero_without(nodes, vocab, b)?);
+            x.sort_unstable();
+            x.dedup();
+            Some(x)
+        }
+        Node::Quantified(Quantifier::Sum, ref branches) => {
+            let mut x = Vec::new();
+            for branch in branches.iter() {
+                x.extend_from_slice(branch.needs.as_deref()?);
+            }
+            x.sort_unstable();
+            x.dedup();
+            Some(x)
+        }
+        _ => None,
+    }
+}
+
+/// `count(x) >= k` (k >= 1), `count(x) > k` (k >= 0) and the same for `daily_dose`, or a sum
+/// or multiple of them (no part below zero), need `x`.
 fn cmp_trigger(
     nodes: &[Node],
     vocab: &Vocabulary,
@@ -503,19 +542,15 @@ fn cmp_trigger(
     a: NodeId,
     b: NodeId,
 ) -> Option<Vec<usize>> {
-    let needs = |n: &Node| match *n {
-        Node::Count(s, _) => Some(vocab.bit(s)),
-        Node::DailyDose(d, ..) => Some(d),
-        _ => None,
-    };
+    let needs = |n: NodeId| zero_without(nodes, vocab, n);
     let number = |n: &Node| match *n {
         Node::Number(bits) => Some(f64::from_bits(bits)),
         _ => None,
     };
     let (subject, k, op) = match (
-        needs(&nodes[a as usize]),
+        needs(a),
         number(&nodes[b as usize]),
-        needs(&nodes[b as usize]),
+        needs(b),
         number(&nodes[a as usize]),
     ) {
         (Some(s), Some(k), _, _) => (s, k, op),
@@ -527,7 +562,7 @@ fn cmp_trigger(
         CmpOp::Ge | CmpOp::Eq => k > 0.0,
         _ => false,
     };
-    positive.then(|| vec![subject])
+    positive.then_some(subject)
 }
 
 fn trigger_index(
@@ -640,6 +675,43 @@ mod tests {
         assert_eq!(needs, [Some(&[0][..]), Some(&[1][..])]);
         assert_eq!(g.rules_by_bit[0], vec![0]);
         assert_eq!(g.rules_by_bit[1], vec![0, 1]);
+    }
+
+    #[test]
+    fn a_weighted_sum_is_triggered_by_its_ingredients_and_skips_the_absent_ones() {
+        let src = format!(
+            "{VOCAB}table mme: factor {{\n  baclofen 1\n  oxycodone 1.5\n}}\n{}{}{}",
+            rule(
+                "a",
+                "sum(d in mme: daily_dose(d, route: oral) * mme[d]) >= 50 mg/day",
+                ""
+            ),
+            rule(
+                "b",
+                "sum(d in mme: daily_dose(d, route: oral) * mme[d]) >= 0 mg/day",
+                ""
+            ),
+            rule(
+                "c",
+                "daily_dose(oxycodone, route: oral) * -1 < 0 mg/day",
+                ""
+            )
+        );
+        let g = graph(&src);
+        let Some(Node::Quantified(Quantifier::Sum, branches)) = g
+            .nodes
+            .iter()
+            .find(|n| matches!(n, Node::Quantified(Quantifier::Sum, _)))
+        else {
+            panic!("{:?}", g.nodes)
+        };
+        let needs: Vec<_> = branches.iter().map(|b| b.needs.as_deref()).collect();
+        assert_eq!(needs, [Some(&[0][..]), Some(&[1][..])]);
+        // Over a positive threshold only a patient with one of them can reach it; at zero or
+        // with a negative factor, every patient is a candidate.
+        assert_eq!(g.rules_by_bit[0], vec![0]);
+        assert_eq!(g.rules_by_bit[1], vec![0]);
+        assert_eq!(g.always, vec![1, 2]);
     }
 
     #[test]

@@ -144,6 +144,10 @@ fn compute(g: &RuleGraph, f: &PatientFacts, memo: &mut Memo, n: NodeId) -> Value
         Node::Cmp(op, a, b) => compare(op, value(g, f, memo, a), value(g, f, memo, b)),
         Node::Add(a, b) => arithmetic(value(g, f, memo, a), value(g, f, memo, b), true),
         Node::Sub(a, b) => arithmetic(value(g, f, memo, a), value(g, f, memo, b), false),
+        Node::Scale(a, k) => scale(value(g, f, memo, a), f64::from_bits(k)),
+        Node::Quantified(crate::ir::Quantifier::Sum, ref branches) => {
+            sum(branches, f, |b| value(g, f, memo, b))
+        }
         Node::DailyDose(_, _, Some(on)) => {
             let on = value(g, f, memo, on);
             predicates::leaf(node, f, &g.vocabulary, Some(on))
@@ -152,6 +156,34 @@ fn compute(g: &RuleGraph, f: &PatientFacts, memo: &mut Memo, n: NodeId) -> Value
             Value::Bool(quantified(q, branches, f, |b| value(g, f, memo, b).tri()))
         }
         _ => predicates::leaf(node, f, &g.vocabulary, None),
+    }
+}
+
+/// `sum`: the branches' values added, a branch whose trigger bits the patient lacks counted as
+/// zero without being evaluated; unknown as soon as one branch is.
+pub(crate) fn sum(
+    branches: &[crate::compile::Branch],
+    f: &PatientFacts,
+    mut body: impl FnMut(NodeId) -> Value,
+) -> Value {
+    let mut acc = Value::Num(Interval::point(0.0));
+    for branch in branches {
+        if branch_absent(branch, f) {
+            continue;
+        }
+        acc = arithmetic(acc, body(branch.body), true);
+        if acc == Value::Unknown {
+            break;
+        }
+    }
+    acc
+}
+
+/// `x * k`: a number times a factor, unknown when the number is.
+pub fn scale(v: Value, k: f64) -> Value {
+    match v {
+        Value::Num(x) => Value::Num(x.times(k)),
+        _ => Value::Unknown,
     }
 }
 
@@ -168,6 +200,8 @@ pub(crate) fn quantified(
     let (decides, mut acc) = match q {
         crate::ir::Quantifier::Any => (Tri::True, Tri::False),
         crate::ir::Quantifier::All => (Tri::False, Tri::True),
+        // A sum is not a condition: its node is evaluated by `sum`.
+        crate::ir::Quantifier::Sum => return Tri::Unknown,
     };
     for branch in branches {
         let v = if branch_absent(branch, f) {
@@ -176,8 +210,8 @@ pub(crate) fn quantified(
             body(branch.body)
         };
         acc = match q {
-            crate::ir::Quantifier::Any => acc.or(v),
             crate::ir::Quantifier::All => acc.and(v),
+            _ => acc.or(v),
         };
         if acc == decides {
             break;

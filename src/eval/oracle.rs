@@ -2,7 +2,7 @@
 //! trigger index. It shares only the leaf semantics with the compiled evaluator; a differential
 //! test holds the two to the same outcomes on thousands of generated patients.
 
-use super::{Outcome, arithmetic, compare, predicates};
+use super::{Outcome, arithmetic, compare, predicates, scale};
 use crate::compile::{Node, RuleGraph};
 use crate::ir::{Quantifier, TExpr, TKind};
 use crate::patient::PatientFacts;
@@ -24,6 +24,11 @@ pub fn eval(g: &RuleGraph, f: &PatientFacts, e: &TExpr) -> Value {
         TKind::Cmp(op, a, b) => compare(*op, eval(g, f, a), eval(g, f, b)),
         TKind::Add(a, b) => arithmetic(eval(g, f, a), eval(g, f, b), true),
         TKind::Sub(a, b) => arithmetic(eval(g, f, a), eval(g, f, b), false),
+        TKind::Scale(a, k) => scale(eval(g, f, a), *k),
+        TKind::Quantified(q) if q.quantifier == Quantifier::Sum => q.branches.iter().fold(
+            Value::Num(crate::value::Interval::point(0.0)),
+            |acc, (_, body)| arithmetic(acc, eval(g, f, body), true),
+        ),
         // Every branch evaluated, none skipped: the compiled evaluator's skipping of the
         // ingredients a patient does not have is what the differential test holds to this.
         TKind::Quantified(q) => {
@@ -31,6 +36,7 @@ pub fn eval(g: &RuleGraph, f: &PatientFacts, e: &TExpr) -> Value {
             Value::Bool(match q.quantifier {
                 Quantifier::Any => values.fold(Tri::False, Tri::or),
                 Quantifier::All => values.fold(Tri::True, Tri::and),
+                Quantifier::Sum => Tri::Unknown,
             })
         }
         // `leaf` above took every other kind.

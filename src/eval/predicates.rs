@@ -60,6 +60,7 @@ pub fn leaf(node: &Node, f: &PatientFacts, v: &Vocabulary, on: Option<Value>) ->
         | Node::Cmp(..)
         | Node::Add(..)
         | Node::Sub(..)
+        | Node::Scale(..)
         | Node::Quantified(..) => Value::Unknown,
     }
 }

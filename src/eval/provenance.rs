@@ -294,9 +294,11 @@ impl Cx<'_> {
                         }
                     })
                     .unwrap_or(self.f.as_of);
-                // A dose the record says nothing of ("at least 0") is no fact to show.
+                // A dose the record says nothing of ("at least 0"), or of a drug it has no entry
+                // of (a part of a sum), is no fact to show.
                 if let Value::Num(x) = v
                     && !(x.lo == 0.0 && x.hi.is_infinite())
+                    && predicates::entries_of(self.f, d).next().is_some()
                 {
                     let summed = predicates::dose_entries(self.f, d, r, date);
                     let entries: Vec<EntryRef> = summed.iter().map(|m| self.entry(m)).collect();
@@ -549,8 +551,17 @@ impl Cx<'_> {
             && let (Some(Value::Num(a)), Some(Value::Num(b))) =
                 (memo.get(children[0]), memo.get(children[1]))
         {
-            let what = crate::compile::describe(self.g, &self.g.nodes[children[0] as usize]);
-            out.push(format!("{what} is {a}, which cannot be compared with {b}"));
+            let what = crate::compile::describe_value(self.g, &self.g.nodes[children[0] as usize]);
+            let mut doses = Vec::new();
+            self.open_doses(memo, children[0], &mut doses);
+            if doses.is_empty() {
+                out.push(format!("{what} is {a}, which cannot be compared with {b}"));
+            } else {
+                out.push(format!(
+                    "{what} is {a}, which cannot be compared with {b}, because {}",
+                    doses.join("; ")
+                ));
+            }
             return;
         }
         if children.is_empty() {
@@ -563,6 +574,27 @@ impl Cx<'_> {
         }
         for c in children {
             self.collect_reasons(memo, c, out);
+        }
+    }
+
+    /// Why the daily doses under a numeric node are ranges rather than numbers: an entry's
+    /// strength or frequency not known exactly.
+    fn open_doses(&self, memo: &mut Memo, n: NodeId, out: &mut Vec<String>) {
+        let node = &self.g.nodes[n as usize];
+        if let Node::DailyDose(d, r, None) = *node {
+            if let Value::Num(x) = value(self.g, self.f, memo, n)
+                && x.as_point().is_none()
+            {
+                let reason = self.dose_reason(d, r);
+                if !out.contains(&reason) {
+                    out.push(reason);
+                }
+            }
+            return;
+        }
+        let children: Vec<NodeId> = node.children().collect();
+        for c in children {
+            self.open_doses(memo, c, out);
         }
     }
 
@@ -953,6 +985,9 @@ impl Cx<'_> {
                 match q {
                     Quantifier::Any => values.fold(Tri::False, Tri::or),
                     Quantifier::All => values.fold(Tri::True, Tri::and),
+                    // A number, not a condition: only ever under a comparison, which reads
+                    // the medication list through it and is unknown above.
+                    Quantifier::Sum => Tri::Unknown,
                 }
             }
             _ if reads(&self.g.nodes, n) => Tri::Unknown,
@@ -970,6 +1005,10 @@ impl Cx<'_> {
             Node::Cmp(op, a, b) => super::compare(op, self.plain(a), self.plain(b)),
             Node::Add(a, b) => super::arithmetic(self.plain(a), self.plain(b), true),
             Node::Sub(a, b) => super::arithmetic(self.plain(a), self.plain(b), false),
+            Node::Scale(a, k) => super::scale(self.plain(a), f64::from_bits(k)),
+            Node::Quantified(Quantifier::Sum, ref branches) => {
+                super::sum(branches, self.f, |b| self.plain(b))
+            }
             Node::DailyDose(_, _, Some(on)) => {
                 predicates::leaf(node, self.f, &self.g.vocabulary, Some(self.plain(on)))
             }

@@ -258,6 +258,8 @@ pub enum Quantifier {
     Any,
     /// True when the body is true for every ingredient (Kleene `and`).
     All,
+    /// The body's quantities added over the ingredients (unknown when one is).
+    Sum,
 }
 
 impl Quantifier {
@@ -266,6 +268,7 @@ impl Quantifier {
         match self {
             Quantifier::Any => "any",
             Quantifier::All => "all",
+            Quantifier::Sum => "sum",
         }
     }
 }
@@ -302,6 +305,8 @@ pub enum BinOp {
     Add,
     /// `-`
     Sub,
+    /// `*`
+    Mul,
 }
 
 impl BinOp {
@@ -318,6 +323,7 @@ impl BinOp {
             BinOp::Ne => "!=",
             BinOp::Add => "+",
             BinOp::Sub => "-",
+            BinOp::Mul => "*",
         }
     }
 }

@@ -33,6 +33,7 @@ static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
             | Op::infix(Rule::op_eq, Assoc::Left)
             | Op::infix(Rule::op_ne, Assoc::Left))
         .op(Op::infix(Rule::op_add, Assoc::Left) | Op::infix(Rule::op_sub, Assoc::Left))
+        .op(Op::infix(Rule::op_mul, Assoc::Left))
 });
 
 /// Parses one pack. Returns what could be parsed and a diagnostic for each item that could not.
@@ -556,6 +557,7 @@ impl Cx {
                 let mut c = children(pair);
                 let quantifier = match next_of(&mut c).as_str() {
                     "all" => Quantifier::All,
+                    "sum" => Quantifier::Sum,
                     _ => Quantifier::Any,
                 };
                 let var = self.ident(next_of(&mut c));
@@ -662,6 +664,7 @@ fn bin_op(rule: Rule) -> BinOp {
         Rule::op_eq => BinOp::Eq,
         Rule::op_ne => BinOp::Ne,
         Rule::op_add => BinOp::Add,
+        Rule::op_mul => BinOp::Mul,
         _ => BinOp::Sub,
     }
 }
@@ -726,7 +729,8 @@ fn describe(rule: Rule) -> &'static str {
         | Rule::op_eq
         | Rule::op_ne
         | Rule::op_add
-        | Rule::op_sub => "an operator",
+        | Rule::op_sub
+        | Rule::op_mul => "an operator",
         Rule::severity_f
         | Rule::when_f
         | Rule::unless_f
