@@ -20,6 +20,9 @@ const SYNTHEA_AS_OF: &str = "2026-11-01";
 /// The day tools/omop/omop_to_records.py shifts every Eunomia snapshot to.
 const EUNOMIA_AS_OF: &str = "2019-07-01";
 
+/// The engine's verdict on a problem whose rule another card superseded.
+const SUPERSEDED: &str = "superseded (true or undecided)";
+
 /// The rxguard rules that state each of the oracle's problems.
 const CATEGORIES: &[(&str, &[&str])] = &[
     (
@@ -130,13 +133,16 @@ fn engine_verdicts(report: &Value) -> Option<BTreeMap<&'static str, &'static str
             .filter_map(|f| f["rule"].as_str().map(str::to_string))
             .collect()
     };
-    // A superseded finding held too: another card of the patient carries its problem.
-    let mut found = rules("findings");
-    found.extend(rules("superseded"));
+    let found = rules("findings");
+    // A superseded rule was true or undecided, and another card of the patient carries its
+    // problem: the oracle may say either.
+    let superseded = rules("superseded");
     let gaps = rules("data_gaps");
     let verdicts = CATEGORIES.iter().map(|(category, ids)| {
         let verdict = if ids.iter().any(|id| found.contains(*id)) {
             "yes"
+        } else if ids.iter().any(|id| superseded.contains(*id)) {
+            SUPERSEDED
         } else if ids.iter().any(|id| gaps.contains(*id)) {
             "unknown"
         } else {
@@ -166,7 +172,12 @@ fn disagreements(report: &Value, verdicts: &[BTreeMap<String, String>]) -> Vec<S
             (_, Some(engine)) => {
                 for (category, verdict) in engine {
                     let oracle = row[category].as_str();
-                    if oracle != verdict {
+                    let agrees = if verdict == SUPERSEDED {
+                        matches!(oracle, "yes" | "unknown")
+                    } else {
+                        oracle == verdict
+                    };
+                    if !agrees {
                         out.push(format!(
                             "{patient} {category}: oracle {oracle}, engine {verdict} ({})",
                             row["evidence"]

@@ -87,7 +87,7 @@ const FIXTURES: &[Case] = &[
         what: "an R5 Bundle, medication.concept and .reference (tests/fhir_releases.rs)",
         file: "tests/data/fhir/r5_codeable_reference_medications.json",
         says: &[
-            "Rule: cns_active_three_or_more",
+            "Rule: opioid_cns_depressant_burden",
             "0 unrecognized medications",
         ],
     },

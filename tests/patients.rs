@@ -480,8 +480,8 @@ const CLAIMS: &[Claim] = &[
     claim(
         "elderly_levetiracetam_crcl_80_72yo",
         &["levetiracetam_renal_elderly moderate"],
-        &[],
-        "levetiracetam with CrCl 80 (Beers: <= 80)",
+        &["levetiracetam_above_renal_max"],
+        "levetiracetam 3000 mg/day with CrCl 80 (Beers: <= 80); without a height the label's row is not known",
     ),
     claim(
         "elderly_levetiracetam_crcl_81_72yo",
@@ -492,8 +492,8 @@ const CLAIMS: &[Claim] = &[
     claim(
         "elderly_lorazepam_epilepsy_70yo",
         &["benzodiazepine_elderly minor"],
-        &["levetiracetam_above_renal_max"],
-        "a benzodiazepine in epilepsy: Beers' seizure exception makes it minor; levetiracetam 1500 mg/day against the label's clearance per 1.73 m2 needs the height the record lacks",
+        &[],
+        "a benzodiazepine in epilepsy: Beers' seizure exception makes it minor; levetiracetam 1500 mg/day with CrCl 85 mL/min is within the label's rows for any adult's body surface",
     ),
     claim(
         "elderly_oxycodone_lowered_gabapentin_added_72yo",

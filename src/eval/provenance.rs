@@ -461,16 +461,34 @@ impl Cx<'_> {
             },
         );
         let number = |x: Option<f64>| x.map_or_else(|| "?".into(), crate::value::format_number);
-        let bsa =
-            self.f.height_cm.zip(self.f.weight_kg).map(|(h, w)| {
-                (crate::patient::body_surface_mosteller(h, w) * 100.0).round() / 100.0
-            });
+        let surface = match self.f.height_cm.zip(self.f.weight_kg) {
+            Some((h, w)) => format!(
+                "{} m2 (Mosteller: height {} cm, weight {} kg)",
+                crate::value::format_number(
+                    (crate::patient::body_surface_mosteller(h, w) * 100.0).round() / 100.0
+                ),
+                crate::value::format_number(h),
+                crate::value::format_number(w),
+            ),
+            None => {
+                let (small, large) = crate::patient::ADULT_BODY_SURFACE_M2;
+                let missing = match (self.f.height_cm, self.f.weight_kg) {
+                    (None, None) => "height and weight",
+                    (None, _) => "height",
+                    _ => "weight",
+                };
+                format!(
+                    "{} to {} m2, any adult's ({missing} not given: height {} cm, weight {} kg)",
+                    crate::value::format_number(small),
+                    crate::value::format_number(large),
+                    number(self.f.height_cm),
+                    number(self.f.weight_kg),
+                )
+            }
+        };
         format!(
-            "{}: {name} {from_value} mL/min{how} x 1.73 / body surface {} m2 (Mosteller: height {} cm, weight {} kg)",
+            "{}: {name} {from_value} mL/min{how} x 1.73 / body surface {surface}",
             self.g.program.labs[lab.lab].name,
-            number(bsa),
-            number(self.f.height_cm),
-            number(self.f.weight_kg),
         )
     }
 
@@ -554,6 +572,9 @@ impl Cx<'_> {
             let what = crate::compile::describe_value(self.g, &self.g.nodes[children[0] as usize]);
             let mut doses = Vec::new();
             self.open_doses(memo, children[0], &mut doses);
+            if let Some(why) = self.open_body_surface(children[0]) {
+                doses.push(why);
+            }
             if doses.is_empty() {
                 out.push(format!("{what} is {a}, which cannot be compared with {b}"));
             } else {
@@ -575,6 +596,32 @@ impl Cx<'_> {
         for c in children {
             self.collect_reasons(memo, c, out);
         }
+    }
+
+    /// Why a clearance per body surface is a range: the height or weight it needs is not given.
+    fn open_body_surface(&self, n: NodeId) -> Option<String> {
+        let Node::Lab(l, w) = self.g.nodes[n as usize] else {
+            return None;
+        };
+        let lab = predicates::latest_lab(self.f, l, w)?;
+        let per_surface = matches!(
+            self.g.program.labs[l].computed,
+            Some(Derivation::PerBodySurface { .. })
+        );
+        if !(lab.derived && per_surface) || self.f.height_cm.zip(self.f.weight_kg).is_some() {
+            return None;
+        }
+        let (small, large) = crate::patient::ADULT_BODY_SURFACE_M2;
+        let missing = if self.f.height_cm.is_none() {
+            "height"
+        } else {
+            "weight"
+        };
+        Some(format!(
+            "the patient's {missing} is not given, so the body surface is any adult's, {} to {} m2",
+            crate::value::format_number(small),
+            crate::value::format_number(large)
+        ))
     }
 
     /// Why the daily doses under a numeric node are ranges rather than numbers: an entry's

@@ -75,7 +75,11 @@ pub fn frequency_per_day(written: &str) -> Option<f64> {
         "q2h" => 12.0,
         "q48h" | "qod" | "everyotherday" => 0.5,
         "q72h" => 1.0 / 3.0,
-        "weekly" | "qweek" | "onceweekly" | "qw" => 1.0 / 7.0,
+        "weekly" | "qweek" | "onceweekly" | "qw" | "onceaweek" => 1.0 / 7.0,
+        "biw" | "twiceweekly" | "twiceaweek" | "2xweek" | "2timesaweek" => 2.0 / 7.0,
+        "tiw" | "threetimesweekly" | "threetimesaweek" | "3xweek" | "3timesaweek" | "mwf" => {
+            3.0 / 7.0
+        }
         "continuous" => 0.0,
         _ => return None,
     };
@@ -281,6 +285,9 @@ mod tests {
             assert_eq!(frequency_per_day(f), Some(n), "{f}");
         }
         assert!((frequency_per_day("weekly").unwrap() * 7.0 - 1.0).abs() < 1e-12);
+        assert!((frequency_per_day("three times a week").unwrap() * 7.0 - 3.0).abs() < 1e-12);
+        assert!((frequency_per_day("TIW").unwrap() * 7.0 - 3.0).abs() < 1e-12);
+        assert!((frequency_per_day("twice weekly").unwrap() * 7.0 - 2.0).abs() < 1e-12);
         assert_eq!(frequency_per_day("now and then"), None);
     }
 

@@ -576,24 +576,36 @@ pub fn body_surface_mosteller(height_cm: f64, weight_kg: f64) -> f64 {
     (height_cm * weight_kg / 3600.0).sqrt()
 }
 
+/// The body surface, in m2, taken to hold for an adult whose height or weight is not given:
+/// 1.0 m2 is 150 cm and 24 kg by Mosteller, 3.5 m2 is 200 cm and 220 kg. rxguard's bound, not a
+/// source's: a clearance adjusted over it decides a rule only when every body surface in it
+/// gives the same answer.
+pub const ADULT_BODY_SURFACE_M2: (f64, f64) = (1.0, 3.5);
+
 /// A clearance in mL/min adjusted to 1.73 m2 of body surface: x 1.73 / BSA (Mosteller). A range
-/// stays a range: the factor is one positive number.
+/// stays a range: the factor is one positive number. Without a height or a weight the body
+/// surface is any adult's ([`ADULT_BODY_SURFACE_M2`]), and the result the range over it.
 pub fn per_body_surface(
     clearance: Interval,
     height_cm: Option<f64>,
     weight_kg: Option<f64>,
 ) -> Result<Interval, LabProblem> {
-    let height = height_cm.ok_or(LabProblem::Missing("height"))?;
-    let weight = weight_kg.ok_or(LabProblem::Missing("weight"))?;
-    let bsa = body_surface_mosteller(height, weight);
-    if !(bsa.is_finite() && bsa > 0.0) {
+    let (small, large) = match height_cm.zip(weight_kg) {
+        Some((height, weight)) => {
+            let bsa = body_surface_mosteller(height, weight);
+            (bsa, bsa)
+        }
+        None => ADULT_BODY_SURFACE_M2,
+    };
+    if !(small.is_finite() && small > 0.0 && large.is_finite()) {
         return Err(LabProblem::Value);
     }
-    let k = 1.73 / bsa;
+    // The largest body surface gives the lowest adjusted clearance.
     Ok(Interval {
-        lo: clearance.lo * k,
-        hi: clearance.hi * k,
-        ..clearance
+        lo: clearance.lo * 1.73 / large,
+        hi: clearance.hi * 1.73 / small,
+        lo_open: clearance.lo_open,
+        hi_open: clearance.hi_open,
     })
 }
 
@@ -824,14 +836,12 @@ mod tests {
         let open = Interval::parse(">60").unwrap();
         let v = per_body_surface(open, Some(180.0), Some(80.0)).unwrap();
         assert!((v.lo - 51.9).abs() < 1e-9 && v.hi.is_infinite() && v.lo_open);
-        assert_eq!(
-            per_body_surface(Interval::point(100.0), None, Some(80.0)),
-            Err(LabProblem::Missing("height"))
-        );
-        assert_eq!(
-            per_body_surface(Interval::point(100.0), Some(180.0), None),
-            Err(LabProblem::Missing("weight"))
-        );
+        // Without a height or a weight: 1.73 / 3.5 to 1.73 / 1.0 times the clearance.
+        for (h, w) in [(None, Some(80.0)), (Some(180.0), None), (None, None)] {
+            let v = per_body_surface(Interval::point(100.0), h, w).unwrap();
+            assert!((v.lo - 49.428_571_428_571_43).abs() < 1e-9, "{v:?}");
+            assert!((v.hi - 173.0).abs() < 1e-9, "{v:?}");
+        }
     }
 
     fn patient(birth: &str) -> Patient<'_> {

@@ -10,8 +10,8 @@ mod text;
 
 pub use dose::{Conversion, DailyDose, DoseFact, DoseProblem, frequency_per_day};
 pub use facts::{
-    Bits, EntryState, LabFact, LabProblem, MedFact, NotScreened, PatientFacts, RecordError,
-    StatusPolicy, body_surface_mosteller, not_screened,
+    ADULT_BODY_SURFACE_M2, Bits, EntryState, LabFact, LabProblem, MedFact, NotScreened,
+    PatientFacts, RecordError, StatusPolicy, body_surface_mosteller, not_screened,
 };
 pub use model::*;
 pub use relations::{LineError, RelationError, RelationSummary, RxnormRelations};
