@@ -175,8 +175,11 @@ fn strengths_go_to_their_own_ingredient() {
         Some((10.0, "mL", "qid")),
     );
     assert_eq!(doses, [Some(200.0)]);
-    // A mass dose of a combination cannot be split: unknown, not guessed.
+    // A mass dose of a combination that is one ingredient's strength per tablet is that many
+    // tablets; any other mass cannot be split: unknown, not guessed.
     let (_, _, doses) = resolve(&engine, "Norco 10-325", Some((10.0, "mg", "q6h")));
+    assert_eq!(doses, [Some(40.0), Some(1300.0)]);
+    let (_, _, doses) = resolve(&engine, "Norco 10-325", Some((7.0, "mg", "q6h")));
     assert_eq!(doses, [None, None]);
 }
 

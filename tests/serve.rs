@@ -369,7 +369,7 @@ async fn discovery_lists_the_three_services_with_their_prefetch_templates() {
         let observations = prefetch["observations"].as_str().unwrap();
         assert!(observations.starts_with("Observation?patient={{context.patientId}}&code="));
         // The loaded labs' codes (eGFR, CrCl, creatinine) and body weight.
-        for code in ["62238-1", "2164-2", "2160-0", "29463-7"] {
+        for code in ["62238-1", "2164-2", "2160-0", "29463-7", "8302-2"] {
             assert!(
                 observations.contains(&format!("http://loinc.org|{code}")),
                 "{observations} lacks {code}"

@@ -169,6 +169,40 @@ pub fn ingredient_dose(
     }
 }
 
+/// How many units of the form a mass dose of a combination product is, when the mass names one
+/// ingredient: "5 mg" of a tablet of hydrocodone 5 mg and acetaminophen 325 mg is one tablet,
+/// "650 mg" two. The mass must be a whole or half number of units, 10 at most, of exactly one
+/// ingredient's strength per unit and of no other's; otherwise whose mass it is stays unknown.
+pub fn combination_units(dose: Option<&Dose<'_>>, strengths: &[Option<Strength>]) -> Option<f64> {
+    let d = dose?;
+    let unit = units::lookup_record_unit(&d.unit)?;
+    if strengths.len() < 2 || unit.dimension != Dimension::Mass || !d.value.is_finite() {
+        return None;
+    }
+    let mg = d.value * unit.factor;
+    let mut found = None;
+    for s in strengths {
+        let s = (*s)?;
+        if s.per != Per::Unit || s.mg() <= 0.0 {
+            return None;
+        }
+        let units = mg / s.mg();
+        let halves = (units * 2.0).round();
+        if (units * 2.0 - halves).abs() < 1e-9 && (1.0..=20.0).contains(&halves) {
+            if found.is_some() {
+                return None;
+            }
+            found = Some(halves / 2.0);
+        }
+    }
+    found
+}
+
+/// A dose of `count` units of the form, each with the ingredient's strength.
+pub fn units_dose(count: f64, frequency: Option<&str>, strength: Option<Strength>) -> DoseFact {
+    form_dose(count, FormUnit::Each, frequency, strength)
+}
+
 /// A dose in units of the form, through the strength.
 fn form_dose(
     count: f64,
@@ -455,5 +489,28 @@ mod tests {
             ingredient_dose(Some(&dose(5.0, "mg")), Some("tid"), 2, ten).daily,
             DailyDose::Unknown(DoseProblem::Combination)
         );
+    }
+
+    #[test]
+    fn a_mass_that_names_one_ingredient_of_a_combination_is_a_number_of_units() {
+        let hydrocodone = Some(strength(5.0, "mg", Per::Unit));
+        let apap = Some(strength(325.0, "mg", Per::Unit));
+        let both = [hydrocodone, apap];
+        let units = |mg: f64| combination_units(Some(&dose(mg, "mg")), &both);
+        assert_eq!(units(5.0), Some(1.0));
+        assert_eq!(units(10.0), Some(2.0));
+        assert_eq!(units(2.5), Some(0.5));
+        assert_eq!(units(650.0), Some(2.0));
+        // Neither ingredient's strength, more than ten units, or a mass both strengths divide.
+        assert_eq!(units(7.0), None);
+        assert_eq!(units(60.0), None);
+        let same = [hydrocodone, Some(strength(5.0, "mg", Per::Unit))];
+        assert_eq!(combination_units(Some(&dose(5.0, "mg")), &same), None);
+        // Units of the form are read as they are; a per-volume strength is not guessed at.
+        assert_eq!(combination_units(Some(&dose(1.0, "tablet")), &both), None);
+        let syrup = [Some(strength(7.5, "mg", Per::Millilitres(15.0))), apap];
+        assert_eq!(combination_units(Some(&dose(7.5, "mg")), &syrup), None);
+        let one = known(units_dose(1.0, Some("q6h"), hydrocodone));
+        assert!((one - 20.0).abs() < 1e-12);
     }
 }

@@ -379,14 +379,21 @@ impl PatientFacts {
         let written_route = m.route.as_deref().map(Route::from_record);
         let route = written_route.flatten().or(res.implied_route);
         let by = res.by;
+        let units = self
+            .med_strengths
+            .get(first..self.med_drugs.len())
+            .and_then(|strengths| dose::combination_units(m.dose.as_ref(), strengths));
         for k in first..self.med_drugs.len() {
             let strength = self.med_strengths.get(k).copied().flatten();
-            self.med_doses.push(dose::ingredient_dose(
-                m.dose.as_ref(),
-                m.frequency.as_deref(),
-                ingredients,
-                strength,
-            ));
+            self.med_doses.push(match units {
+                Some(count) => dose::units_dose(count, m.frequency.as_deref(), strength),
+                None => dose::ingredient_dose(
+                    m.dose.as_ref(),
+                    m.frequency.as_deref(),
+                    ingredients,
+                    strength,
+                ),
+            });
         }
         let policy = &vocab.status;
         let mut state = state(m.status, start, end, self.as_of);

@@ -10,7 +10,7 @@
 //! | `medications` | `MedicationRequest?patient=…&status=active,on-hold,stopped,completed` | medications |
 //! | `statements` | `MedicationStatement?patient=…` | medications |
 //! | `conditions` | `Condition?patient=…` | conditions |
-//! | `observations` | `Observation?patient=…&code=` the LOINC codes of the packs' labs and weight | labs |
+//! | `observations` | `Observation?patient=…&code=` the LOINC codes of the packs' labs, weight and height | labs |
 //!
 //! `null` under one of these keys is "the EHR looked and found nothing": the section is provided,
 //! empty. A missing key or an OperationOutcome (the EHR could not fetch it) leaves the section
@@ -105,9 +105,6 @@ impl Hook {
     }
 }
 
-/// Body weight LOINC codes the FHIR reader takes.
-const WEIGHT_LOINC: [&str; 2] = ["29463-7", "3141-9"];
-
 /// `GET /cds-services`.
 pub(crate) fn discovery(engine: &Engine) -> Value {
     let prefetch = prefetch_templates(engine);
@@ -131,7 +128,8 @@ fn prefetch_templates(engine: &Engine) -> Value {
     let labs = engine.graph().program.labs.iter();
     for code in labs
         .flat_map(|l| l.loinc.iter().map(String::as_str))
-        .chain(WEIGHT_LOINC)
+        .chain(crate::fhir::BODY_WEIGHT_LOINC)
+        .chain(crate::fhir::BODY_HEIGHT_LOINC)
     {
         if !codes.contains(&code) {
             codes.push(code);
