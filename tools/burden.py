@@ -111,6 +111,7 @@ SINGLE = {
     "baclofen_intrathecal_zero_rate", "bupropion_above_max_dose", "baclofen_renal_impairment",
     "gabapentin_above_renal_max", "pregabalin_above_renal_max", "levetiracetam_above_dialysis_max",
     "sedative_with_alcohol_misuse", "antipsychotic_elderly", "parkinson_dopamine_blocker_elderly",
+    "levetiracetam_above_renal_max", "tramadol_above_max_dose",
 }
 
 
