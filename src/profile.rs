@@ -157,7 +157,35 @@ impl Profile {
                 rule.withheld = true;
             }
         }
+        self.no_card_lowered_below_one_it_replaces(program)?;
         program.profile = Some(self.reference());
+        Ok(())
+    }
+
+    /// A re-grade that puts a rule below a rule it supersedes would show a major problem as a
+    /// minor one: refused, naming both (re-grade the other as well, or disable the superseding
+    /// rule, and its cards come back).
+    fn no_card_lowered_below_one_it_replaces(&self, program: &Program) -> Result<(), ProfileError> {
+        let regraded = |name: &str| self.rules.get(name).is_some_and(|s| s.severity.is_some());
+        for rule in program.rules.iter().filter(|r| !r.disabled) {
+            for &s in &rule.supersedes {
+                let covered = &program.rules[s];
+                if covered.disabled
+                    || covered.severity >= rule.severity
+                    || !(regraded(&rule.name) || regraded(&covered.name))
+                {
+                    continue;
+                }
+                return Err(ProfileError(format!(
+                    "with this profile `{}` ({}) would take the place of `{}` ({}), which it supersedes: re-grade them alike, or disable `{}` so that the cards it replaces come back",
+                    rule.name,
+                    rule.severity.name(),
+                    covered.name,
+                    covered.severity.name(),
+                    rule.name
+                )));
+            }
+        }
         Ok(())
     }
 }

@@ -96,6 +96,62 @@ fn a_profile_naming_an_unknown_rule_or_severity_is_refused() {
 }
 
 #[test]
+fn a_card_cannot_be_lowered_below_a_card_it_replaces() {
+    let lowered = "name = \"x\"\n[rules.opioid_cns_depressant_burden]\nseverity = \"minor\"\n";
+    let err = Engine::builder()
+        .profile(Profile::parse(lowered).unwrap())
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`opioid_cns_depressant_burden` (minor) would take the place of")
+            && err.contains("(major), which it supersedes"),
+        "{err}"
+    );
+    // Lowered together with every major card it replaces, or raised: accepted.
+    let mut together = String::from(lowered);
+    for covered in [
+        "opioid_with_benzodiazepine",
+        "opioid_with_benzodiazepine_elderly",
+        "opioid_with_gabapentinoid",
+        "opioid_with_gabapentinoid_elderly",
+        "opioid_with_other_cns_depressant",
+        "opioid_with_another_opioid",
+        "gabapentinoid_with_cns_depressant",
+        "baclofen_with_cns_depressant",
+        "cns_active_three_or_more",
+    ] {
+        together.push_str(&format!("[rules.{covered}]\nseverity = \"minor\"\n"));
+    }
+    assert!(
+        Engine::builder()
+            .profile(Profile::parse(&together).unwrap())
+            .build()
+            .is_ok()
+    );
+    // Raising a card that another takes the place of is the same mistake from below.
+    let raised = "name = \"x\"\n[rules.tramadol_with_seizure_cofactor]\nseverity = \"major\"\n";
+    let err = Engine::builder()
+        .profile(Profile::parse(raised).unwrap())
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`tramadol_and_bupropion_with_seizure_cofactor` (moderate)"),
+        "{err}"
+    );
+    let alike = format!(
+        "{raised}[rules.tramadol_and_bupropion_with_seizure_cofactor]\nseverity = \"major\"\n"
+    );
+    assert!(
+        Engine::builder()
+            .profile(Profile::parse(&alike).unwrap())
+            .build()
+            .is_ok()
+    );
+}
+
+#[test]
 fn a_disabled_rule_is_never_evaluated_not_even_as_a_data_gap() {
     let profile =
         Profile::parse("name = \"x\"\n[rules.baclofen_with_antihypertensive]\nenabled = false\n")
