@@ -238,6 +238,13 @@ impl JwtAuth {
         Ok(self)
     }
 
+    /// Whether [`JwtAuth::verify`] can block: it syncs the replay store to disk, or may fetch a
+    /// `jku`'s keys. Otherwise it is computation alone (a signature, a lookup in memory), short
+    /// enough to run on an async worker.
+    pub fn may_block(&self) -> bool {
+        self.used.on_disk() || self.jku.is_some()
+    }
+
     /// Verifies the `Authorization` header of a request to `service` (`None` for discovery).
     pub fn verify(
         &self,

@@ -343,27 +343,21 @@ async fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "no such endpoint")
 }
 
-/// Refuses, before anything else runs, a request without a valid token. The check runs off the
-/// async workers: recording the token's use syncs the replay store to disk.
+/// Refuses, before anything else runs, a request without a valid token.
 async fn authenticate(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
-    if app.auth.is_some() && !ops::unauthenticated(request.uri().path()) {
-        let service = service_of(request.uri().path()).map(str::to_string);
+    if let Some(jwt) = &app.auth
+        && !ops::unauthenticated(request.uri().path())
+    {
+        let path = request.uri().path();
         let bearer = request
             .headers()
             .get(header::AUTHORIZATION)
-            .map(|v| v.to_str().unwrap_or("").to_string());
-        let checker = app.clone();
-        let verdict = tokio::task::spawn_blocking(move || match &checker.auth {
-            Some(jwt) => jwt.verify(bearer.as_deref(), service.as_deref()),
-            None => Ok(()),
-        })
-        .await
-        .unwrap_or_else(|e| {
-            Err(AuthError::new(
-                AuthFailure::ReplayStore,
-                format!("the token could not be checked: {e}"),
-            ))
-        });
+            .map(|v| v.to_str().unwrap_or(""));
+        let verdict = if jwt.may_block() {
+            verify_off_workers(&app, bearer, service_of(path)).await
+        } else {
+            jwt.verify(bearer, service_of(path))
+        };
         if let Err(reason) = verdict {
             app.metrics.count_auth_failure(reason.failure);
             let mut response = error(StatusCode::UNAUTHORIZED, &reason.to_string());
@@ -374,6 +368,28 @@ async fn authenticate(State(app): State<Arc<App>>, request: Request, next: Next)
         }
     }
     next.run(request).await
+}
+
+/// The token check on the blocking pool, when it syncs the replay store to disk or may fetch a
+/// `jku`: a request waiting for either must not hold an async worker.
+async fn verify_off_workers(
+    app: &Arc<App>,
+    bearer: Option<&str>,
+    service: Option<&str>,
+) -> Result<(), AuthError> {
+    let (bearer, service) = (bearer.map(str::to_string), service.map(str::to_string));
+    let checker = app.clone();
+    tokio::task::spawn_blocking(move || match &checker.auth {
+        Some(jwt) => jwt.verify(bearer.as_deref(), service.as_deref()),
+        None => Ok(()),
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(AuthError::new(
+            AuthFailure::ReplayStore,
+            format!("the token could not be checked: {e}"),
+        ))
+    })
 }
 
 /// Where the tokens used are kept when the service writes a feedback log: beside it, as

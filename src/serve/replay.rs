@@ -176,6 +176,11 @@ impl ReplayStore {
         })
     }
 
+    /// Whether recording a token writes and syncs a file (and so blocks).
+    pub(crate) fn on_disk(&self) -> bool {
+        self.file.is_some()
+    }
+
     /// Records a token's first use, or says why it is refused.
     pub(crate) fn record(&self, iss: &str, jti: &str, exp: u64, now: u64) -> Result<(), Refused> {
         let key = key(iss, jti);
