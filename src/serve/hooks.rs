@@ -206,12 +206,13 @@ pub(crate) async fn call(
     }
 }
 
-/// The request, for this hook.
+/// The request, for this hook: read straight into its fields, without a JSON tree in between
+/// (the prefetch, most of the body, is then not copied out of one).
 fn parse(hook: Hook, bytes: &[u8]) -> Result<HookRequest, Refusal> {
-    let value: Value =
-        serde_json::from_slice(bytes).map_err(|e| bad_request(format!("not JSON: {e}")))?;
-    let request = HookRequest::deserialize(&value)
-        .map_err(|e| bad_request(format!("not a CDS Hooks request: {e}")))?;
+    let request = serde_json::from_slice::<HookRequest>(bytes).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => bad_request(format!("not a CDS Hooks request: {e}")),
+        _ => bad_request(format!("not JSON: {e}")),
+    })?;
     if request.hook != hook.name() {
         return Err(bad_request(format!(
             "service `{}` answers the hook `{}`, not `{}`",
@@ -235,7 +236,7 @@ async fn answer(app: &App, hook: Hook, mut request: HookRequest) -> Result<Value
     let fhir_server = request.fhir_server.as_deref();
     let reach =
         fhir_server::complete(app, &mut given, fhir_server, token, patient_id, templates).await;
-    let prefetch = read_prefetch(&given, patient_id, reach)?;
+    let mut prefetch = read_prefetch(&given, patient_id, reach)?;
     let drafts = if hook.about_draft_orders() {
         draft_orders(request.context.draft_orders.as_ref(), hook)?
     } else {
@@ -246,11 +247,11 @@ async fn answer(app: &App, hook: Hook, mut request: HookRequest) -> Result<Value
         .map(|d| format!("MedicationRequest/{}", d["id"].as_str().unwrap_or_default()))
         .collect();
     let mut resources = Resources::default();
-    for resource in &prefetch.resources {
+    for resource in std::mem::take(&mut prefetch.resources) {
         // A draft order the EHR also returned in the search counts once, as the draft.
-        if !draft_ids.contains(&reference(resource)) {
+        if !draft_ids.contains(&reference(&resource)) {
             resources
-                .add(resource.clone())
+                .add(resource)
                 .map_err(|e| bad_request(e.to_string()))?;
         }
     }
