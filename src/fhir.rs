@@ -394,18 +394,18 @@ impl Resources {
                 .map(|d| day(&d));
             match (loinc, date) {
                 (Some(code), Some(date)) if BODY_WEIGHT_LOINC.contains(&code) => {
-                    if let Some(kg) = o.value_quantity.as_ref().and_then(kilograms)
-                        && weight.as_ref().is_none_or(|(d, _)| *d <= date)
-                    {
-                        weight = Some((date, kg));
-                    }
+                    latest(
+                        &mut weight,
+                        date,
+                        o.value_quantity.as_ref().and_then(kilograms),
+                    );
                 }
                 (Some(code), Some(date)) if BODY_HEIGHT_LOINC.contains(&code) => {
-                    if let Some(cm) = o.value_quantity.as_ref().and_then(centimetres)
-                        && height.as_ref().is_none_or(|(d, _)| *d <= date)
-                    {
-                        height = Some((date, cm));
-                    }
+                    latest(
+                        &mut height,
+                        date,
+                        o.value_quantity.as_ref().and_then(centimetres),
+                    );
                 }
                 (Some(code), Some(date)) => {
                     let value = match (&o.value_quantity, &o.value_string) {
@@ -471,6 +471,15 @@ fn typed<T: serde::de::DeserializeOwned>(v: &Value, kind: &str) -> Result<T, Fhi
 /// The day of a FHIR date or dateTime (`2026-10-01T08:00:00Z` → `2026-10-01`).
 fn day(s: &str) -> String {
     s.get(..10).unwrap_or(s).to_string()
+}
+
+/// Keeps the latest of dated measurements (a later or same-day one replaces the one kept).
+fn latest(kept: &mut Option<(String, f64)>, date: String, value: Option<f64>) {
+    if let Some(v) = value
+        && kept.as_ref().is_none_or(|(d, _)| *d <= date)
+    {
+        *kept = Some((date, v));
+    }
 }
 
 /// Body weight by LOINC: 29463-7 Body weight, 3141-9 Body weight Measured.

@@ -478,23 +478,9 @@ fn trigger(nodes: &[Node], vocab: &Vocabulary, node: NodeId) -> Option<Vec<usize
             (Some(x), Some(y)) => Some(if x.len() <= y.len() { x } else { y }),
             (x, y) => x.or(y),
         },
-        Node::Or(a, b) => {
-            let mut x = trigger(nodes, vocab, a)?;
-            x.extend(trigger(nodes, vocab, b)?);
-            x.sort_unstable();
-            x.dedup();
-            Some(x)
-        }
+        Node::Or(a, b) => union(trigger(nodes, vocab, a)?, &trigger(nodes, vocab, b)?),
         // `any` is an `or` of its branches; `all` over no ingredient is true without any.
-        Node::Quantified(Quantifier::Any, ref branches) => {
-            let mut x = Vec::new();
-            for branch in branches.iter() {
-                x.extend_from_slice(branch.needs.as_deref()?);
-            }
-            x.sort_unstable();
-            x.dedup();
-            Some(x)
-        }
+        Node::Quantified(Quantifier::Any, ref branches) => branches_need(branches),
         Node::Quantified(Quantifier::All, ref branches) => branches
             .iter()
             .filter_map(|b| b.needs.as_deref())
@@ -513,24 +499,31 @@ fn zero_without(nodes: &[Node], vocab: &Vocabulary, n: NodeId) -> Option<Vec<usi
         Node::Count(s, _) => Some(vec![vocab.bit(s)]),
         Node::DailyDose(d, ..) => Some(vec![d]),
         Node::Scale(a, k) if f64::from_bits(k) >= 0.0 => zero_without(nodes, vocab, a),
-        Node::Add(a, b) => {
-            let mut x = zero_without(nodes, vocab, a)?;
-            x.extend(zero_without(nodes, vocab, b)?);
-            x.sort_unstable();
-            x.dedup();
-            Some(x)
-        }
-        Node::Quantified(Quantifier::Sum, ref branches) => {
-            let mut x = Vec::new();
-            for branch in branches.iter() {
-                x.extend_from_slice(branch.needs.as_deref()?);
-            }
-            x.sort_unstable();
-            x.dedup();
-            Some(x)
-        }
+        Node::Add(a, b) => union(
+            zero_without(nodes, vocab, a)?,
+            &zero_without(nodes, vocab, b)?,
+        ),
+        Node::Quantified(Quantifier::Sum, ref branches) => branches_need(branches),
         _ => None,
     }
+}
+
+/// The bits of `x` and of `y`, sorted, each once.
+fn union(mut x: Vec<usize>, y: &[usize]) -> Option<Vec<usize>> {
+    x.extend_from_slice(y);
+    x.sort_unstable();
+    x.dedup();
+    Some(x)
+}
+
+/// The bits one of which some branch needs, when every branch has a set (`any` true, a sum
+/// above zero); `None` when one may do without.
+fn branches_need(branches: &[Branch]) -> Option<Vec<usize>> {
+    let mut x = Vec::new();
+    for branch in branches {
+        x.extend_from_slice(branch.needs.as_deref()?);
+    }
+    union(x, &[])
 }
 
 /// `count(x) >= k` (k >= 1), `count(x) > k` (k >= 0) and the same for `daily_dose`, or a sum

@@ -470,21 +470,13 @@ impl Cx<'_> {
                 crate::value::format_number(h),
                 crate::value::format_number(w),
             ),
-            None => {
-                let (small, large) = crate::patient::ADULT_BODY_SURFACE_M2;
-                let missing = match (self.f.height_cm, self.f.weight_kg) {
-                    (None, None) => "height and weight",
-                    (None, _) => "height",
-                    _ => "weight",
-                };
-                format!(
-                    "{} to {} m2, any adult's ({missing} not given: height {} cm, weight {} kg)",
-                    crate::value::format_number(small),
-                    crate::value::format_number(large),
-                    number(self.f.height_cm),
-                    number(self.f.weight_kg),
-                )
-            }
+            None => format!(
+                "{}, any adult's ({} not given: height {} cm, weight {} kg)",
+                adult_body_surface(),
+                self.missing_measures().0,
+                number(self.f.height_cm),
+                number(self.f.weight_kg),
+            ),
         };
         format!(
             "{}: {name} {from_value} mL/min{how} x 1.73 / body surface {surface}",
@@ -611,17 +603,20 @@ impl Cx<'_> {
         if !(lab.derived && per_surface) || self.f.height_cm.zip(self.f.weight_kg).is_some() {
             return None;
         }
-        let (small, large) = crate::patient::ADULT_BODY_SURFACE_M2;
-        let missing = if self.f.height_cm.is_none() {
-            "height"
-        } else {
-            "weight"
-        };
+        let (missing, verb) = self.missing_measures();
         Some(format!(
-            "the patient's {missing} is not given, so the body surface is any adult's, {} to {} m2",
-            crate::value::format_number(small),
-            crate::value::format_number(large)
+            "the patient's {missing} {verb} not given, so the body surface is any adult's, {}",
+            adult_body_surface()
         ))
+    }
+
+    /// Which of height and weight the record lacks, with its verb.
+    fn missing_measures(&self) -> (&'static str, &'static str) {
+        match (self.f.height_cm, self.f.weight_kg) {
+            (None, None) => ("height and weight", "are"),
+            (None, _) => ("height", "is"),
+            _ => ("weight", "is"),
+        }
     }
 
     /// Why the daily doses under a numeric node are ranges rather than numbers: an entry's
@@ -1151,4 +1146,14 @@ fn quantity_text(x: crate::value::Interval, dim: Dimension) -> String {
         return format!("{mcg} mcg/day");
     }
     format!("{x} {}", dim.canonical_unit())
+}
+
+/// The body surface taken for an adult of unknown height or weight, in words ("1 to 3.5 m2").
+fn adult_body_surface() -> String {
+    let (small, large) = crate::patient::ADULT_BODY_SURFACE_M2;
+    format!(
+        "{} to {} m2",
+        crate::value::format_number(small),
+        crate::value::format_number(large)
+    )
 }

@@ -590,8 +590,8 @@ pub fn body_surface_mosteller(height_cm: f64, weight_kg: f64) -> f64 {
 pub const ADULT_BODY_SURFACE_M2: (f64, f64) = (1.0, 3.5);
 
 /// A clearance in mL/min adjusted to 1.73 m2 of body surface: x 1.73 / BSA (Mosteller). A range
-/// stays a range: the factor is one positive number. Without a height or a weight the body
-/// surface is any adult's ([`ADULT_BODY_SURFACE_M2`]), and the result the range over it.
+/// stays a range. Without a height or a weight the body surface is any adult's
+/// ([`ADULT_BODY_SURFACE_M2`]), and the result the range over it.
 pub fn per_body_surface(
     clearance: Interval,
     height_cm: Option<f64>,

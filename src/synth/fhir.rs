@@ -23,23 +23,19 @@ pub fn bundle(record: &Value) -> Value {
     for (i, lab) in list(record, "labs").enumerate() {
         entries.push(observation(lab, &format!("{id}-l{}", i + 1), &subject));
     }
-    if let Some(kg) = record.get("weight_kg").and_then(Value::as_f64) {
-        entries.push(json!({
-            "resourceType": "Observation", "id": format!("{id}-weight"), "status": "final",
-            "code": {"coding": [{"system": system::LOINC, "code": "29463-7", "display": "Body weight"}]},
-            "subject": subject,
-            "effectiveDateTime": "2026-01-01",
-            "valueQuantity": {"value": kg, "unit": "kg", "system": "http://unitsofmeasure.org", "code": "kg"},
-        }));
-    }
-    if let Some(cm) = record.get("height_cm").and_then(Value::as_f64) {
-        entries.push(json!({
-            "resourceType": "Observation", "id": format!("{id}-height"), "status": "final",
-            "code": {"coding": [{"system": system::LOINC, "code": "8302-2", "display": "Body height"}]},
-            "subject": subject,
-            "effectiveDateTime": "2026-01-01",
-            "valueQuantity": {"value": cm, "unit": "cm", "system": "http://unitsofmeasure.org", "code": "cm"},
-        }));
+    for (field, what, loinc, display, unit) in [
+        ("weight_kg", "weight", "29463-7", "Body weight", "kg"),
+        ("height_cm", "height", "8302-2", "Body height", "cm"),
+    ] {
+        if let Some(value) = record.get(field).and_then(Value::as_f64) {
+            entries.push(json!({
+                "resourceType": "Observation", "id": format!("{id}-{what}"), "status": "final",
+                "code": {"coding": [{"system": system::LOINC, "code": loinc, "display": display}]},
+                "subject": subject,
+                "effectiveDateTime": "2026-01-01",
+                "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit},
+            }));
+        }
     }
     let mut shared: Vec<String> = Vec::new();
     for (i, m) in list(record, "medications").enumerate() {
