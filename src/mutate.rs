@@ -208,6 +208,23 @@ fn mutate(e: &TExpr, text: &str, add: &mut impl FnMut(usize, usize, String)) {
                 }
             }
         }
+        // A factor written in the rule (`daily_dose(fentanyl, route: transdermal) * 100`) is a
+        // threshold too; one read from a table of factors is nudged with the table.
+        TKind::Scale(x, _) => {
+            let (from, to) = (x.span.end as usize, e.span.end as usize);
+            if let Some(after) = text.get(from..to)
+                && let Some(star) = after.find('*')
+            {
+                let written = &after[star + 1..];
+                let start = from + star + 1 + (written.len() - written.trim_start().len());
+                let literal = written.trim();
+                if !literal.is_empty() && literal.parse::<f64>().is_ok() {
+                    for (number, nudged) in neighbours(literal) {
+                        add(start, start + number.len(), nudged);
+                    }
+                }
+            }
+        }
         // `count(x, scheduled: true)`: the qualifier dropped, so PRN entries count too.
         TKind::Count(_, dosing) if *dosing != crate::ir::Dosing::Any => {
             let (start, end) = (e.span.start as usize, e.span.end as usize);
