@@ -236,8 +236,13 @@ impl Words<'_> {
                 self.drug(*d),
                 r.name()
             ),
-            TKind::Tapered(d, r) => format!(
+            TKind::Tapered(d, r, 0) => format!(
                 "the {} dose of {} was lowered before the stop",
+                r.name(),
+                self.drug(*d)
+            ),
+            TKind::Tapered(d, r, step) => format!(
+                "the {} dose of {} was lowered before the stop, and the lower dose taken for at least {step} days",
                 r.name(),
                 self.drug(*d)
             ),

@@ -446,7 +446,7 @@ impl Explainer<'_> {
             }
             TKind::RouteIs(d, _)
             | TKind::Stopped(d, ..)
-            | TKind::Tapered(d, _)
+            | TKind::Tapered(d, ..)
             | TKind::StopDate(d, _)
             | TKind::DailyDose(d, ..) => {
                 let found = entries(SetRef::Drug(*d), &|m| m.state != EntryState::Invisible);

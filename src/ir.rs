@@ -509,7 +509,7 @@ pub enum TKind {
     /// Every entry by the route ended within the window and none is taken.
     Stopped(DrugId, Route, i64),
     /// The last entry before the stop was a lower dose than the one before.
-    Tapered(DrugId, Route),
+    Tapered(DrugId, Route, i64),
     /// The day the last entry of the drug by the route ended, when every such entry has ended
     /// (a date; unknown while one is taken, when there is none, or when the records do not say).
     StopDate(DrugId, Route),

@@ -486,7 +486,7 @@ fn drugs_read(g: &RuleGraph, n: NodeId) -> Option<Vec<DrugId>> {
         Node::DailyDose(d, ..)
         | Node::RouteIs(d, _)
         | Node::Stopped(d, ..)
-        | Node::Tapered(d, _)
+        | Node::Tapered(d, ..)
         | Node::StopDate(d, _) => Some(vec![d]),
         _ => None,
     }

@@ -234,6 +234,19 @@ fn mutate(e: &TExpr, text: &str, add: &mut impl FnMut(usize, usize, String)) {
                 add(start + comma, end - 1, String::new());
             }
         }
+        // `tapered(d, route: oral, over: 7 days)`: how long the lower dose must have lasted.
+        TKind::Tapered(_, _, step) if *step > 0 => {
+            let (start, end) = (e.span.start as usize, e.span.end as usize);
+            if let Some(call) = text.get(start..end)
+                && let Some(over) = call.find("over:")
+            {
+                let after = &call[over + "over:".len()..];
+                let at = start + over + "over:".len() + (after.len() - after.trim_start().len());
+                for (number, nudged) in neighbours(after.trim_start()) {
+                    add(at, at + number.len(), nudged);
+                }
+            }
+        }
         // A day counted from a day of the record (`stop_date(d, route: oral) - 28 days`): the
         // offset is a threshold too. Offsets from `as_of` are not nudged yet: the bundled packs'
         // tests do not pin all of them (the baclofen titration window).

@@ -421,7 +421,8 @@ impl Checker<'_> {
         let named: &[&str] = match f {
             "daily_dose" => &["route", "on"],
             "stopped" => &["route", "within"],
-            "tapered" | "stop_date" => &["route"],
+            "tapered" => &["route", "over"],
+            "stop_date" => &["route"],
             _ => &[],
         };
         let ident = self.one_name(func, args, span, named)?;
@@ -487,7 +488,13 @@ impl Checker<'_> {
                 typed(TKind::Stopped(drug, route, days), Type::Bool, span)
             }
             "stop_date" => typed(TKind::StopDate(drug, route), Type::Date, span),
-            _ => typed(TKind::Tapered(drug, route), Type::Bool, span),
+            _ => {
+                let step = match Self::named_arg(args, "over") {
+                    Some(over) => self.duration_days(pack, &over.value)?,
+                    None => 0,
+                };
+                typed(TKind::Tapered(drug, route, step), Type::Bool, span)
+            }
         }
     }
 

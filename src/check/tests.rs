@@ -448,7 +448,7 @@ fn medication(text: &Str, attrs: &[MedAttr]) -> Result<MedicationRecord<'static>
                     unit: owned(&unit.name),
                 })
             }
-            MedAttr::From(date, span) | MedAttr::To(date, span) => {
+            MedAttr::From(date, span) | MedAttr::To(date, span) | MedAttr::Held(date, span) => {
                 let Some(date) = date else {
                     return Err(bad(
                         *span,
@@ -456,10 +456,10 @@ fn medication(text: &Str, attrs: &[MedAttr]) -> Result<MedicationRecord<'static>
                         "write a real day, YYYY-MM-DD",
                     ));
                 };
-                let slot = if matches!(attr, MedAttr::From(..)) {
-                    &mut m.start
-                } else {
-                    &mut m.end
+                let slot = match attr {
+                    MedAttr::From(..) => &mut m.start,
+                    MedAttr::Held(..) => &mut m.status_changed,
+                    _ => &mut m.end,
                 };
                 *slot = Some(Cow::Owned(date.to_string()));
             }

@@ -165,7 +165,12 @@ pub fn describe(g: &RuleGraph, node: &Node) -> String {
             p.drugs[d].name,
             r.name()
         ),
-        Node::Tapered(d, r) => format!("tapered({}, route: {})", p.drugs[d].name, r.name()),
+        Node::Tapered(d, r, 0) => format!("tapered({}, route: {})", p.drugs[d].name, r.name()),
+        Node::Tapered(d, r, step) => format!(
+            "tapered({}, route: {}, over: {step} days)",
+            p.drugs[d].name,
+            r.name()
+        ),
         Node::StopDate(d, r) => format!("stop_date({}, route: {})", p.drugs[d].name, r.name()),
         Node::TakingBy(s, r) => format!("taking({}, route: {})", set(s), r.name()),
         Node::Reduced(s, w) => format!("reduced({}, within: {w} days)", set(s)),

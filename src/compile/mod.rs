@@ -56,7 +56,7 @@ pub enum Node {
     /// `stopped`.
     Stopped(DrugId, Route, i64),
     /// `tapered`.
-    Tapered(DrugId, Route),
+    Tapered(DrugId, Route, i64),
     /// `stop_date`.
     StopDate(DrugId, Route),
     /// `reduced`.
@@ -205,7 +205,7 @@ pub fn leaf(kind: &TKind) -> Option<Node> {
         TKind::DailyDose(d, r, None) => Node::DailyDose(*d, *r, None),
         TKind::RouteIs(d, r) => Node::RouteIs(*d, *r),
         TKind::Stopped(d, r, w) => Node::Stopped(*d, *r, *w),
-        TKind::Tapered(d, r) => Node::Tapered(*d, *r),
+        TKind::Tapered(d, r, s) => Node::Tapered(*d, *r, *s),
         TKind::StopDate(d, r) => Node::StopDate(*d, *r),
         TKind::Reduced(s, w) => Node::Reduced(*s, *w),
         TKind::Drugs(s, u) => Node::Drugs(*s, *u),
@@ -417,7 +417,7 @@ fn build_graph(
             Node::DailyDose(d, ..)
             | Node::RouteIs(d, _)
             | Node::Stopped(d, ..)
-            | Node::Tapered(d, _)
+            | Node::Tapered(d, ..)
             | Node::StopDate(d, _) => Some(GraphNode::Drug(d)),
             _ => None,
         };
@@ -472,7 +472,7 @@ fn trigger(nodes: &[Node], vocab: &Vocabulary, node: NodeId) -> Option<Vec<usize
         Node::Taking(s) | Node::TakingBy(s, _) | Node::New(s) | Node::Reduced(s, _) => {
             Some(vec![vocab.bit(s)])
         }
-        Node::RouteIs(d, _) | Node::Stopped(d, ..) | Node::Tapered(d, _) => Some(vec![d]),
+        Node::RouteIs(d, _) | Node::Stopped(d, ..) | Node::Tapered(d, ..) => Some(vec![d]),
         Node::Cmp(op, a, b) => cmp_trigger(nodes, vocab, op, a, b),
         Node::And(a, b) => match (trigger(nodes, vocab, a), trigger(nodes, vocab, b)) {
             (Some(x), Some(y)) => Some(if x.len() <= y.len() { x } else { y }),

@@ -50,7 +50,7 @@ pub fn leaf(node: &Node, f: &PatientFacts, v: &Vocabulary, on: Option<Value>) ->
         }
         Node::RouteIs(d, r) => meds(f, || Value::Bool(route_is(f, d, r))),
         Node::Stopped(d, r, window) => meds(f, || Value::Bool(stopped(f, d, r, window))),
-        Node::Tapered(d, r) => meds(f, || Value::Bool(tapered(f, d, r))),
+        Node::Tapered(d, r, step) => meds(f, || Value::Bool(tapered(f, d, r, step))),
         Node::StopDate(d, r) => meds(f, || stop_day(f, d, r).map_or(Value::Unknown, Value::Date)),
         Node::Reduced(s, window) => meds(f, || Value::Bool(reduced(f, v, s, window).0)),
         Node::Drugs(..)
@@ -370,20 +370,54 @@ pub fn reduced(
     (result, None)
 }
 
-/// A taper: the last entry before the stop lowered the dose of the entry it followed. An entry
-/// that ended long before the last one started is another course, not a step of a taper.
-fn tapered(f: &PatientFacts, d: DrugId, r: Route) -> Tri {
-    let (Some(last), Some(before)) = last_two(f, d, r) else {
+/// A taper: the last entry before the stop lowered the dose of the entry it followed (or
+/// continued at a dose that an earlier step lowered), and the lowered doses were taken for at
+/// least `step` days before the stop, first and last day counted. The steps are followed back
+/// through the entries that directly follow one another; an entry that ended long before the
+/// next one started is another course, not a step of a taper.
+fn tapered(f: &PatientFacts, d: DrugId, r: Route, step: i64) -> Tri {
+    let (Some(last), Some(_)) = last_two(f, d, r) else {
         return Tri::False;
     };
-    let (Some(start), Some(before_end)) = (last.start, ended_on(before)) else {
-        return Tri::Unknown;
-    };
-    if before_end < start.add_days(-1) {
+    let Some(stop) = ended_on(last) else {
         return Tri::False;
+    };
+    // The first day of the lowered doses, once a step down is found.
+    let mut lowered_from = None;
+    let mut current = last;
+    while let Some(before) = preceding(f, d, r, current) {
+        let (Some(start), Some(before_end)) = (current.start, ended_on(before)) else {
+            if lowered_from.is_none() {
+                return Tri::Unknown;
+            }
+            break;
+        };
+        if before_end < start.add_days(-1) {
+            break;
+        }
+        match (f.dose_of(current, d).daily, f.dose_of(before, d).daily) {
+            (DailyDose::Known(now), DailyDose::Known(then)) if now < then => {
+                lowered_from = Some(start);
+            }
+            // The same dose renewed: the taper, if any, began earlier.
+            (DailyDose::Known(now), DailyDose::Known(then)) if now == then => {}
+            (DailyDose::Known(_), DailyDose::Known(_)) => break,
+            _ if lowered_from.is_none() => return Tri::Unknown,
+            _ => break,
+        }
+        current = before;
     }
-    match (f.dose_of(last, d).daily, f.dose_of(before, d).daily) {
-        (DailyDose::Known(a), DailyDose::Known(b)) => Tri::from_bool(a < b),
-        _ => Tri::Unknown,
+    match lowered_from {
+        None => Tri::False,
+        Some(from) => Tri::from_bool(stop >= from.add_days(step - 1)),
     }
+}
+
+/// The entry of `d` by `r` that ended last before `entry` did.
+fn preceding<'f>(f: &'f PatientFacts, d: DrugId, r: Route, entry: &MedFact) -> Option<&'f MedFact> {
+    let key = |m: &MedFact| (ended_on(m), m.start, m.entry);
+    entries_of(f, d)
+        .filter(|m| m.route == Some(r) && ended_on(m).is_some())
+        .filter(|m| m.entry != entry.entry && key(m) <= key(entry))
+        .max_by_key(|m| key(m))
 }

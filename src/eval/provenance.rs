@@ -212,6 +212,18 @@ impl Cx<'_> {
             }
             return;
         }
+        if let Node::Or(a, b) = *node
+            && v.tri() == Tri::True
+        {
+            // Every side that holds explains the finding, not only the one evaluation stopped
+            // at: both are evaluated here (a finding's cold path), and the false one is not.
+            for side in [a, b] {
+                if super::value(self.g, self.f, memo, side).tri() == Tri::True {
+                    self.walk(memo, side, meds, facts);
+                }
+            }
+            return;
+        }
         for child in node.children() {
             self.walk(memo, child, meds, facts);
         }
@@ -774,7 +786,7 @@ impl Cx<'_> {
                     lapsed.join(", ")
                 )
             }
-            Node::Stopped(d, ..) | Node::Tapered(d, _) | Node::StopDate(d, _)
+            Node::Stopped(d, ..) | Node::Tapered(d, ..) | Node::StopDate(d, _)
                 if predicates::entries_of(f, d).any(|m| m.hold_undated) =>
             {
                 let held: Vec<String> = predicates::entries_of(f, d)
@@ -786,7 +798,7 @@ impl Cx<'_> {
                     held.join(", ")
                 )
             }
-            Node::Stopped(d, ..) | Node::Tapered(d, _) | Node::StopDate(d, _) => {
+            Node::Stopped(d, ..) | Node::Tapered(d, ..) | Node::StopDate(d, _) => {
                 let unclear: Vec<String> = predicates::entries_of(f, d)
                     .filter(|m| {
                         m.route.is_none() || (m.state == EntryState::History && m.end.is_none())

@@ -416,6 +416,8 @@ pub enum MedAttr {
     From(Option<crate::date::Date>, Span),
     /// `to 2026-01-01`.
     To(Option<crate::date::Date>, Span),
+    /// `held 2026-10-20`: the day an on-hold entry was put on hold.
+    Held(Option<crate::date::Date>, Span),
     /// `rxnorm "7804"`, `atc "N02AA05"`, `id "m1"`.
     Code(Ident, Str),
     /// A quoted frequency such as "every 8 hours".

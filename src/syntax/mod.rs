@@ -133,6 +133,7 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::t_med
             | Rule::t_from
             | Rule::t_to
+            | Rule::t_held
             | Rule::t_unknown
             | Rule::t_as_of
             | Rule::t_patient
@@ -455,6 +456,7 @@ impl Cx {
                 MedAttr::Code(field, self.string(next(&mut c)))
             }
             Rule::med_from => MedAttr::From(self.date(&next_of(&mut children(pair))), span),
+            Rule::med_held => MedAttr::Held(self.date(&next_of(&mut children(pair))), span),
             _ => MedAttr::To(self.date(&next_of(&mut children(pair))), span),
         }
     }
@@ -754,9 +756,12 @@ fn describe(rule: Rule) -> &'static str {
         | Rule::cond_f
         | Rule::lab_f
         | Rule::med_f => "a patient fact (age, born, sex, weight, height, condition, lab, med)",
-        Rule::med_dose | Rule::med_from | Rule::med_to | Rule::med_code | Rule::med_word => {
-            "a medication detail (dose, frequency, route, status, from, to)"
-        }
+        Rule::med_dose
+        | Rule::med_from
+        | Rule::med_to
+        | Rule::med_held
+        | Rule::med_code
+        | Rule::med_word => "a medication detail (dose, frequency, route, status, from, to, held)",
         Rule::t_on => "`on DATE`",
         Rule::expect_no
         | Rule::expect_gap
