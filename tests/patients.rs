@@ -299,9 +299,10 @@ const CLAIMS: &[Claim] = &[
     ),
     claim(
         "benzodiazepine_taper_lorazepam",
+        &["benzodiazepine_abrupt_stop major"],
         &[],
-        &[],
-        "a lower dose before the stop is a taper",
+        "after nine months at 3 mg a day, 1 mg a day for 9 days before the stop is faster than the \
+         tapering guideline's pace (at most 25% every 2 weeks): too fast, not a taper",
     ),
     claim(
         "birth_month_1961_10_three_cns",
