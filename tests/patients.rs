@@ -56,6 +56,44 @@ const fn claim(
 }
 
 const CLAIMS: &[Claim] = &[
+    // Patients a clinical pharmacist wrote to review the packs, each one problem, one card.
+    claim(
+        "review_itb_with_it_morphine_generic",
+        &["baclofen_intrathecal_with_intrathecal_morphine major"],
+        &[],
+        "intrathecal baclofen with intrathecal morphine: one card (the general baclofen \
+         CNS-depressant card is superseded), major",
+    ),
+    claim(
+        "review_itb_with_infumorph",
+        &["baclofen_intrathecal_with_intrathecal_morphine major"],
+        &[],
+        "Infumorph is intrathecal morphine: the same one card",
+    ),
+    claim(
+        "review_itb_pump_on_hold_at_zero",
+        &["baclofen_intrathecal_abrupt_stop contraindicated"],
+        &[],
+        "a pump on hold at 0 mcg/day for 5 days is one interruption: the abrupt-stop card alone",
+    ),
+    claim(
+        "review_lorazepam_one_day_step_then_stop",
+        &["benzodiazepine_abrupt_stop major"],
+        &[],
+        "12 weeks at 3 mg a day, one day at 0.5 mg, then stopped: abrupt, not a taper",
+    ),
+    claim(
+        "review_tramadol_sertraline_after_phenelzine",
+        &["serotonergic_opioid_after_maoi contraindicated"],
+        &[],
+        "tramadol and sertraline ordered 10 days after phenelzine stopped: one contraindication",
+    ),
+    claim(
+        "review_pregabalin_sleep_apnoea",
+        &["gabapentinoid_with_respiratory_impairment moderate"],
+        &["pregabalin_above_renal_max"],
+        "pregabalin with obstructive sleep apnoea; no clearance on file for its renal limit",
+    ),
     claim(
         "age_64_three_cns",
         &[],
@@ -819,6 +857,26 @@ fn a_data_gap_gives_each_reason_once() {
         .find(|g| g.rule == "gabapentin_above_renal_max")
         .expect("three dose rows, no medication list, no clearance: a gap");
     assert_eq!(gap.reasons.len(), 2, "{:?}", gap.reasons);
+}
+
+#[test]
+fn the_after_maoi_card_lists_every_drug_it_names() {
+    let engine = Engine::bundled().unwrap();
+    let mut scratch = Scratch::default();
+    let text = std::fs::read_to_string(
+        "tests/data/patients/review_tramadol_sertraline_after_phenelzine.json",
+    )
+    .unwrap();
+    let report = engine.check_json(&mut scratch, &text, as_of()).unwrap();
+    let card = report
+        .findings
+        .iter()
+        .find(|f| f.rule == "serotonergic_opioid_after_maoi")
+        .expect("the contraindication");
+    let ids: Vec<&str> = card.medications.iter().map(|m| m.id.as_str()).collect();
+    // Phenelzine (stopped), sertraline and tramadol (both drafts): an order-sign integration
+    // attaches the card to both draft orders.
+    assert_eq!(ids, ["m1", "m2", "m3"], "{ids:?}");
 }
 
 #[test]
