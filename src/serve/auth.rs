@@ -24,7 +24,7 @@ use std::path::Path;
 
 use super::ServeError;
 use super::jku::JkuKeys;
-use super::replay::{self, Refused, ReplayStore};
+use super::replay::{self, Pending, Refused, ReplayStore};
 use std::time::Duration;
 
 /// The algorithms accepted.
@@ -238,19 +238,32 @@ impl JwtAuth {
         Ok(self)
     }
 
-    /// Whether [`JwtAuth::verify`] can block: it syncs the replay store to disk, or may fetch a
-    /// `jku`'s keys. Otherwise it is computation alone (a signature, a lookup in memory), short
-    /// enough to run on an async worker.
+    /// Whether [`JwtAuth::check`] can block: it may fetch a `jku`'s keys. Otherwise it is
+    /// computation alone (a signature, a lookup in memory), short enough to run on an async
+    /// worker; the wait for the replay store's sync is [`Admitted::durable`], a future.
     pub fn may_block(&self) -> bool {
-        self.used.on_disk() || self.jku.is_some()
+        self.jku.is_some()
     }
 
-    /// Verifies the `Authorization` header of a request to `service` (`None` for discovery).
+    /// Verifies the `Authorization` header of a request to `service` (`None` for discovery),
+    /// blocking until the token is recorded as used. Not for async code: there, use
+    /// [`JwtAuth::check`] and await [`Admitted::durable`].
     pub fn verify(
         &self,
         authorization: Option<&str>,
         service: Option<&str>,
     ) -> Result<(), AuthError> {
+        self.check(authorization, service)?.wait()
+    }
+
+    /// Verifies the `Authorization` header of a request to `service` (`None` for discovery).
+    /// A token that passes is already refused to any later request; the request it admits goes
+    /// on once [`Admitted`] says its use is on disk (at once when the store is in memory).
+    pub fn check(
+        &self,
+        authorization: Option<&str>,
+        service: Option<&str>,
+    ) -> Result<Admitted, AuthError> {
         let refuse = |failure, reason: &str| Err(AuthError::new(failure, reason));
         let Some(authorization) = authorization else {
             return refuse(
@@ -407,7 +420,7 @@ impl JwtAuth {
     }
 
     /// Records a token's `jti`, refusing one seen before.
-    fn first_use(&self, claims: &Claims, now: u64) -> Result<(), AuthError> {
+    fn first_use(&self, claims: &Claims, now: u64) -> Result<Admitted, AuthError> {
         if claims.jti.is_empty() || claims.jti.len() > replay::MAX_JTI_BYTES {
             return Err(AuthError::new(
                 AuthFailure::Claims,
@@ -417,24 +430,47 @@ impl JwtAuth {
                 ),
             ));
         }
-        match self.used.record(&claims.iss, &claims.jti, claims.exp, now) {
-            Ok(()) => Ok(()),
-            Err(Refused::Replayed) => Err(AuthError::new(
-                AuthFailure::Replayed,
-                format!(
-                    "the token was already used (`jti` {}): a token is accepted once",
-                    claims.jti
-                ),
-            )),
-            Err(Refused::Full) => Err(AuthError::new(
-                AuthFailure::ReplayStore,
-                "too many unexpired tokens in use: this one is refused until some expire",
-            )),
-            Err(Refused::Io(e)) => Err(AuthError::new(
-                AuthFailure::ReplayStore,
-                format!("the token could not be recorded as used, so it is refused: {e}"),
-            )),
-        }
+        self.used
+            .record(&claims.iss, &claims.jti, claims.exp, now)
+            .map(Admitted)
+            .map_err(|refused| refusal(refused, &claims.jti))
+    }
+}
+
+/// A token that passed every check, whose use may still be on its way to the replay store's
+/// file: the request goes on once [`Admitted::durable`] (or [`Admitted::wait`]) says it is there,
+/// so that no request is answered whose token a crash could let in again.
+#[must_use = "the request is admitted only once the token's use is on disk"]
+#[derive(Debug)]
+pub struct Admitted(Pending);
+
+impl Admitted {
+    /// Waits, as a future, until the token's use is synced; an error refuses the request.
+    pub async fn durable(self) -> Result<(), AuthError> {
+        self.0.durable().await.map_err(|r| refusal(r, ""))
+    }
+
+    /// Waits, blocking the thread, until the token's use is synced. Not for async code.
+    pub fn wait(self) -> Result<(), AuthError> {
+        self.0.wait().map_err(|r| refusal(r, ""))
+    }
+}
+
+/// Why the replay store refused a token (`jti`).
+fn refusal(refused: Refused, jti: &str) -> AuthError {
+    match refused {
+        Refused::Replayed => AuthError::new(
+            AuthFailure::Replayed,
+            format!("the token was already used (`jti` {jti}): a token is accepted once"),
+        ),
+        Refused::Full => AuthError::new(
+            AuthFailure::ReplayStore,
+            "too many unexpired tokens in use: this one is refused until some expire",
+        ),
+        Refused::Io(e) => AuthError::new(
+            AuthFailure::ReplayStore,
+            format!("the token could not be recorded as used, so it is refused: {e}"),
+        ),
     }
 }
 

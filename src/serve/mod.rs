@@ -38,7 +38,7 @@ mod prefetch;
 mod replay;
 
 pub use actions::{DEFAULT_OVERRIDE_REASONS, OVERRIDE_REASON_SYSTEM};
-pub use auth::{AuthError, AuthFailure, JwtAuth};
+pub use auth::{Admitted, AuthError, AuthFailure, JwtAuth};
 pub use edge::{Limits, Tls};
 pub use fhir_server::FetchLimits;
 pub use replay::DEFAULT_CAPACITY as DEFAULT_REPLAY_CAPACITY;
@@ -353,10 +353,14 @@ async fn authenticate(State(app): State<Arc<App>>, request: Request, next: Next)
             .headers()
             .get(header::AUTHORIZATION)
             .map(|v| v.to_str().unwrap_or(""));
-        let verdict = if jwt.may_block() {
-            verify_off_workers(&app, bearer, service_of(path)).await
+        let checked = if jwt.may_block() {
+            check_off_workers(&app, bearer, service_of(path)).await
         } else {
-            jwt.verify(bearer, service_of(path))
+            jwt.check(bearer, service_of(path))
+        };
+        let verdict = match checked {
+            Ok(admitted) => admitted.durable().await,
+            Err(refused) => Err(refused),
         };
         if let Err(reason) = verdict {
             app.metrics.count_auth_failure(reason.failure);
@@ -370,18 +374,21 @@ async fn authenticate(State(app): State<Arc<App>>, request: Request, next: Next)
     next.run(request).await
 }
 
-/// The token check on the blocking pool, when it syncs the replay store to disk or may fetch a
-/// `jku`: a request waiting for either must not hold an async worker.
-async fn verify_off_workers(
+/// The token check on the blocking pool, when it may fetch a `jku`: a request waiting for the
+/// fetch must not hold an async worker.
+async fn check_off_workers(
     app: &Arc<App>,
     bearer: Option<&str>,
     service: Option<&str>,
-) -> Result<(), AuthError> {
+) -> Result<Admitted, AuthError> {
     let (bearer, service) = (bearer.map(str::to_string), service.map(str::to_string));
     let checker = app.clone();
     tokio::task::spawn_blocking(move || match &checker.auth {
-        Some(jwt) => jwt.verify(bearer.as_deref(), service.as_deref()),
-        None => Ok(()),
+        Some(jwt) => jwt.check(bearer.as_deref(), service.as_deref()),
+        None => Err(AuthError::new(
+            AuthFailure::Missing,
+            "the service has no token check configured",
+        )),
     })
     .await
     .unwrap_or_else(|e| {

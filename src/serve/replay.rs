@@ -5,20 +5,23 @@
 //! new token is refused rather than an unexpired one forgotten (forgetting one would let it be
 //! replayed). With a token lifetime of minutes, only a flood of validly signed tokens fills it.
 //!
-//! On disk it is an append-only file of JSON lines (`{"iss":..,"jti":..,"exp":..}`), each synced
-//! before the request it admits goes on, read back at start so that a restart (or a crash) does
-//! not reopen a replay. Lines are synced in groups: while one request writes and syncs, the lines
-//! of the requests that come meanwhile wait, and the next of them writes and syncs them all at
-//! once (group commit), so concurrent requests share a sync instead of queueing for one each. A line torn by a crash is skipped. When the file holds many more lines
-//! than unexpired tokens it is compacted: the live tokens are written to a new file, synced, and
-//! renamed over the old one.
+//! A token is recorded in memory at once, so a concurrent replay is refused while the first use
+//! is still being written. On disk the store is an append-only file of JSON lines
+//! (`{"iss":..,"jti":..,"exp":..}`), read back at start so that a restart (or a crash) does not
+//! reopen a replay. One writer thread owns the file: it takes every line queued since its last
+//! sync, writes them and syncs once (group commit), then tells each waiting request whether its
+//! line is on disk. A request waits for that answer ([`Pending`]) before it goes on, without
+//! holding a thread: the wait is a future, or a blocking call for callers outside async code. A
+//! line torn by a crash is skipped. When the file holds many more lines than unexpired tokens it
+//! is compacted: the live tokens are written to a new file, synced, and renamed over the old one.
 
-use std::collections::VecDeque;
 use std::collections::{BTreeSet, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::oneshot;
 
 /// The unexpired tokens held at most, by default.
 pub const DEFAULT_CAPACITY: usize = 100_000;
@@ -43,14 +46,9 @@ pub(crate) enum Refused {
 /// The tokens used, in memory and (optionally) on disk.
 #[derive(Debug)]
 pub(crate) struct ReplayStore {
-    memory: Mutex<Memory>,
-    /// The file and its line count; written after the memory was updated, so a concurrent
-    /// replay is refused while the write is synced.
-    file: Option<Mutex<Journal>>,
-    /// The lines waiting to be written, and which are synced.
-    group: Mutex<Group>,
-    /// Woken when a group has been synced (or failed).
-    synced: Condvar,
+    memory: Arc<Mutex<Memory>>,
+    /// The thread that writes and syncs the file, when there is one.
+    writer: Option<Writer>,
     capacity: usize,
     leeway: u64,
 }
@@ -62,24 +60,58 @@ struct Memory {
     by_expiry: BTreeSet<(u64, Arc<str>)>,
 }
 
-/// Group commit: lines are numbered as they are queued; a request returns once its number is
-/// synced.
-#[derive(Debug, Default)]
-struct Group {
-    /// The lines queued and not yet taken by a writer.
-    pending: Vec<u8>,
-    /// How many lines were ever queued.
-    queued: u64,
-    /// Lines `..= synced` are written and synced (or failed).
-    synced: u64,
-    /// Whether a request is writing a group now.
-    writing: bool,
-    /// The recent groups that failed: `(first, last, why)`.
-    failed: VecDeque<(u64, u64, String)>,
+/// A line to write, and where to say whether it is on disk.
+struct Job {
+    line: Vec<u8>,
+    done: oneshot::Sender<Result<(), String>>,
 }
 
-/// Failed groups remembered for their waiters.
-const FAILED_GROUPS_KEPT: usize = 64;
+#[derive(Debug)]
+struct Writer {
+    /// `None` once the store is dropped, which ends the thread.
+    jobs: Option<mpsc::Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("bytes", &self.line.len())
+            .finish()
+    }
+}
+
+/// A token recorded in memory whose line may still be on its way to disk: the request it admits
+/// waits for it before going on.
+#[must_use = "a token is admitted only once its line is on disk"]
+#[derive(Debug)]
+pub(crate) struct Pending(Option<oneshot::Receiver<Result<(), String>>>);
+
+impl Pending {
+    /// Waits, as a future, until the line is synced.
+    pub(crate) async fn durable(self) -> Result<(), Refused> {
+        match self.0 {
+            None => Ok(()),
+            Some(synced) => settle(synced.await),
+        }
+    }
+
+    /// Waits, blocking the thread, until the line is synced. Not for async code.
+    pub(crate) fn wait(self) -> Result<(), Refused> {
+        match self.0 {
+            None => Ok(()),
+            Some(synced) => settle(synced.blocking_recv()),
+        }
+    }
+}
+
+fn settle(answer: Result<Result<(), String>, oneshot::error::RecvError>) -> Result<(), Refused> {
+    match answer {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(why)) => Err(Refused::Io(why)),
+        Err(_) => Err(Refused::Io("the replay store's writer has stopped".into())),
+    }
+}
 
 #[derive(Debug)]
 struct Journal {
@@ -91,9 +123,11 @@ struct Journal {
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
-struct Line {
-    iss: String,
-    jti: String,
+struct Line<'a> {
+    #[serde(borrow)]
+    iss: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    jti: std::borrow::Cow<'a, str>,
     exp: u64,
 }
 
@@ -126,10 +160,8 @@ impl ReplayStore {
     /// A store in memory only: a restart forgets it.
     pub(crate) fn in_memory(capacity: usize, leeway: u64) -> ReplayStore {
         ReplayStore {
-            memory: Mutex::new(Memory::default()),
-            file: None,
-            group: Mutex::new(Group::default()),
-            synced: Condvar::new(),
+            memory: Arc::default(),
+            writer: None,
             capacity,
             leeway,
         }
@@ -141,6 +173,16 @@ impl ReplayStore {
         capacity: usize,
         leeway: u64,
         now: u64,
+    ) -> std::io::Result<ReplayStore> {
+        ReplayStore::open_compacting_after(path, capacity, leeway, now, COMPACT_AFTER_LINES)
+    }
+
+    fn open_compacting_after(
+        path: &Path,
+        capacity: usize,
+        leeway: u64,
+        now: u64,
+        compact_after: usize,
     ) -> std::io::Result<ReplayStore> {
         let mut memory = Memory::default();
         let mut lines = 0;
@@ -163,26 +205,35 @@ impl ReplayStore {
             path: path.to_path_buf(),
             file,
             lines,
-            compact_after: COMPACT_AFTER_LINES,
+            compact_after,
         };
         journal.compact_if_due(&memory)?;
+        let memory = Arc::new(Mutex::new(memory));
+        let (jobs, queue) = mpsc::channel();
+        let shared = memory.clone();
+        let thread = std::thread::Builder::new()
+            .name("rxguard-replay".into())
+            .spawn(move || journal.write_until_closed(&queue, &shared))?;
         Ok(ReplayStore {
-            memory: Mutex::new(memory),
-            file: Some(Mutex::new(journal)),
-            group: Mutex::new(Group::default()),
-            synced: Condvar::new(),
+            memory,
+            writer: Some(Writer {
+                jobs: Some(jobs),
+                thread: Some(thread),
+            }),
             capacity,
             leeway,
         })
     }
 
-    /// Whether recording a token writes and syncs a file (and so blocks).
-    pub(crate) fn on_disk(&self) -> bool {
-        self.file.is_some()
-    }
-
-    /// Records a token's first use, or says why it is refused.
-    pub(crate) fn record(&self, iss: &str, jti: &str, exp: u64, now: u64) -> Result<(), Refused> {
+    /// Records a token's first use, or says why it is refused. The token is refused from now on;
+    /// the request it admits waits for the [`Pending`] before going on.
+    pub(crate) fn record(
+        &self,
+        iss: &str,
+        jti: &str,
+        exp: u64,
+        now: u64,
+    ) -> Result<Pending, Refused> {
         let key = key(iss, jti);
         {
             let mut memory = self.memory.lock().unwrap_or_else(PoisonError::into_inner);
@@ -195,75 +246,22 @@ impl ReplayStore {
             }
             memory.insert(key, exp);
         }
-        let Some(journal) = &self.file else {
-            return Ok(());
+        let Some(jobs) = self.writer.as_ref().and_then(|w| w.jobs.as_ref()) else {
+            return Ok(Pending(None));
         };
         let line = Line {
-            iss: iss.to_string(),
-            jti: jti.to_string(),
+            iss: iss.into(),
+            jti: jti.into(),
             exp,
         };
         let mut bytes = serde_json::to_vec(&line).map_err(|e| Refused::Io(e.to_string()))?;
         bytes.push(b'\n');
         // Unwritten, the token stays in memory (refused if it comes again) and this request is
         // refused: nothing is admitted that a restart could forget.
-        self.commit(journal, &bytes)
-    }
-
-    /// Queues a line and returns once it is synced: written by this request with the lines
-    /// queued before it, or by another request's group.
-    fn commit(&self, journal: &Mutex<Journal>, line: &[u8]) -> Result<(), Refused> {
-        let mut group = self.group.lock().unwrap_or_else(PoisonError::into_inner);
-        group.pending.extend_from_slice(line);
-        group.queued += 1;
-        let mine = group.queued;
-        loop {
-            if group.synced >= mine {
-                let failed = group
-                    .failed
-                    .iter()
-                    .find(|(a, b, _)| (*a..=*b).contains(&mine));
-                return match failed {
-                    Some((_, _, why)) => Err(Refused::Io(why.clone())),
-                    None => Ok(()),
-                };
-            }
-            if group.writing {
-                group = self
-                    .synced
-                    .wait(group)
-                    .unwrap_or_else(PoisonError::into_inner);
-                continue;
-            }
-            // This request writes the group: every line queued so far.
-            group.writing = true;
-            let lines = std::mem::take(&mut group.pending);
-            let (first, last) = (group.synced + 1, group.queued);
-            drop(group);
-            let written = self.write_group(journal, &lines, last - first + 1);
-            group = self.group.lock().unwrap_or_else(PoisonError::into_inner);
-            group.writing = false;
-            group.synced = last;
-            if let Err(why) = written {
-                group.failed.push_back((first, last, why));
-                if group.failed.len() > FAILED_GROUPS_KEPT {
-                    group.failed.pop_front();
-                }
-            }
-            self.synced.notify_all();
-        }
-    }
-
-    fn write_group(
-        &self,
-        journal: &Mutex<Journal>,
-        lines: &[u8],
-        count: u64,
-    ) -> Result<(), String> {
-        let mut journal = journal.lock().unwrap_or_else(PoisonError::into_inner);
-        journal.append(lines, count).map_err(|e| e.to_string())?;
-        let memory = self.memory.lock().unwrap_or_else(PoisonError::into_inner);
-        journal.compact_if_due(&memory).map_err(|e| e.to_string())
+        let (done, synced) = oneshot::channel();
+        jobs.send(Job { line: bytes, done })
+            .map_err(|_| Refused::Io("the replay store's writer has stopped".into()))?;
+        Ok(Pending(Some(synced)))
     }
 
     /// The unexpired tokens held.
@@ -277,16 +275,57 @@ impl ReplayStore {
     }
 }
 
+impl Drop for Writer {
+    /// Closes the queue and waits for the lines already queued to be written.
+    fn drop(&mut self) {
+        self.jobs = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 impl Journal {
+    /// The writer thread: every line queued since the last sync is written and synced at once,
+    /// and each waiter told the outcome; ends when the store is dropped.
+    fn write_until_closed(mut self, queue: &mpsc::Receiver<Job>, memory: &Mutex<Memory>) {
+        let mut lines = Vec::new();
+        let mut waiting = Vec::new();
+        while let Ok(first) = queue.recv() {
+            for job in std::iter::once(first).chain(queue.try_iter()) {
+                lines.extend_from_slice(&job.line);
+                waiting.push(job.done);
+            }
+            let written = self
+                .append(&lines, waiting.len())
+                .map_err(|e| e.to_string());
+            for done in waiting.drain(..) {
+                // A waiter that has gone (its connection closed) needs no answer.
+                let _ = done.send(written.clone());
+            }
+            lines.clear();
+            if written.is_ok() {
+                let memory = memory.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Err(e) = self.compact_if_due(&memory) {
+                    // The old file is still whole and still appended to: nothing admitted is
+                    // lost, the file only stays longer.
+                    tracing::warn!(error = %e, "the replay store could not be compacted");
+                }
+            }
+        }
+    }
+
     /// Appends `count` lines and syncs them.
-    fn append(&mut self, lines: &[u8], count: u64) -> std::io::Result<()> {
+    fn append(&mut self, lines: &[u8], count: usize) -> std::io::Result<()> {
         self.file.write_all(lines)?;
         self.file.sync_data()?;
-        self.lines += usize::try_from(count).unwrap_or(usize::MAX);
+        self.lines += count;
         Ok(())
     }
 
     /// Rewrites the file with the live tokens only, when it has grown to hold many more lines.
+    /// The new file is synced before it is renamed over the old one, and the handle written
+    /// from then on is the new file's own, so a failure at any step leaves a whole file.
     fn compact_if_due(&mut self, memory: &Memory) -> std::io::Result<()> {
         let live = memory.seen.len();
         if self.lines < self.compact_after || self.lines < live.saturating_mul(2) {
@@ -299,20 +338,21 @@ impl Journal {
         for (exp, key) in &memory.by_expiry {
             let (iss, jti) = key.split_once('\n').unwrap_or((key, ""));
             let line = Line {
-                iss: iss.to_string(),
-                jti: jti.to_string(),
+                iss: iss.into(),
+                jti: jti.into(),
                 exp: *exp,
             };
             serde_json::to_writer(&mut out, &line).map_err(std::io::Error::other)?;
             out.write_all(b"\n")?;
         }
-        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
         std::fs::rename(&fresh, &self.path)?;
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             // The rename itself must survive a crash; not every platform can sync a folder.
             let _ = File::open(dir).and_then(|d| d.sync_all());
         }
-        self.file = OpenOptions::new().append(true).open(&self.path)?;
+        self.file = file;
         self.lines = live;
         Ok(())
     }
@@ -330,6 +370,13 @@ mod tests {
         path
     }
 
+    impl ReplayStore {
+        /// Records a token and waits for it to be on disk.
+        fn use_once(&self, iss: &str, jti: &str, exp: u64, now: u64) -> Result<(), Refused> {
+            self.record(iss, jti, exp, now)?.wait()
+        }
+    }
+
     fn lines(path: &Path) -> usize {
         std::fs::read_to_string(path).unwrap().lines().count()
     }
@@ -337,28 +384,31 @@ mod tests {
     #[test]
     fn a_token_is_recorded_once_and_forgotten_after_it_expires() {
         let store = ReplayStore::in_memory(10, 30);
-        assert_eq!(store.record("iss", "a", 1_000, 900), Ok(()));
-        assert_eq!(store.record("iss", "a", 1_000, 950), Err(Refused::Replayed));
-        assert_eq!(store.record("other", "a", 1_000, 950), Ok(()));
-        // Within the leeway it is still remembered; after it, forgotten.
+        assert_eq!(store.use_once("iss", "a", 1_000, 900), Ok(()));
         assert_eq!(
-            store.record("iss", "a", 1_000, 1_030),
+            store.use_once("iss", "a", 1_000, 950),
             Err(Refused::Replayed)
         );
-        assert_eq!(store.record("iss", "b", 2_000, 1_031), Ok(()));
+        assert_eq!(store.use_once("other", "a", 1_000, 950), Ok(()));
+        // Within the leeway it is still remembered; after it, forgotten.
+        assert_eq!(
+            store.use_once("iss", "a", 1_000, 1_030),
+            Err(Refused::Replayed)
+        );
+        assert_eq!(store.use_once("iss", "b", 2_000, 1_031), Ok(()));
         assert_eq!(store.len(), 1, "a and other/a expired");
     }
 
     #[test]
     fn an_exp_near_two_to_the_64_is_remembered_not_wrapped_around() {
         let store = ReplayStore::in_memory(10, 30);
-        assert_eq!(store.record("iss", "a", u64::MAX - 1, 1_000), Ok(()));
+        assert_eq!(store.use_once("iss", "a", u64::MAX - 1, 1_000), Ok(()));
         assert_eq!(
-            store.record("iss", "a", u64::MAX - 1, 1_001),
+            store.use_once("iss", "a", u64::MAX - 1, 1_001),
             Err(Refused::Replayed)
         );
         assert_eq!(
-            store.record("iss", "a", u64::MAX - 1, u64::MAX),
+            store.use_once("iss", "a", u64::MAX - 1, u64::MAX),
             Err(Refused::Replayed)
         );
     }
@@ -367,11 +417,11 @@ mod tests {
     fn a_full_store_refuses_new_tokens_until_old_ones_expire() {
         let store = ReplayStore::in_memory(3, 0);
         for jti in ["a", "b", "c"] {
-            assert_eq!(store.record("iss", jti, 100, 10), Ok(()));
+            assert_eq!(store.use_once("iss", jti, 100, 10), Ok(()));
         }
-        assert_eq!(store.record("iss", "d", 100, 10), Err(Refused::Full));
-        assert_eq!(store.record("iss", "a", 100, 10), Err(Refused::Replayed));
-        assert_eq!(store.record("iss", "d", 200, 101), Ok(()));
+        assert_eq!(store.use_once("iss", "d", 100, 10), Err(Refused::Full));
+        assert_eq!(store.use_once("iss", "a", 100, 10), Err(Refused::Replayed));
+        assert_eq!(store.use_once("iss", "d", 200, 101), Ok(()));
         assert_eq!(store.len(), 1);
     }
 
@@ -384,7 +434,10 @@ mod tests {
                 let store = store.clone();
                 std::thread::spawn(move || {
                     for i in 0..50 {
-                        assert_eq!(store.record("iss", &format!("t{t}-{i}"), 1_000, 0), Ok(()));
+                        assert_eq!(
+                            store.use_once("iss", &format!("t{t}-{i}"), 1_000, 0),
+                            Ok(())
+                        );
                     }
                 })
             })
@@ -396,18 +449,31 @@ mod tests {
         drop(store);
         let store = ReplayStore::open(&path, 10_000, 0, 10).unwrap();
         assert_eq!(
-            store.record("iss", "t7-49", 1_000, 10),
+            store.use_once("iss", "t7-49", 1_000, 10),
             Err(Refused::Replayed)
         );
         assert_eq!(store.len(), 400);
     }
 
     #[test]
+    fn a_replay_is_refused_while_the_first_use_is_still_being_synced() {
+        let path = temp("pending.replay");
+        let store = ReplayStore::open(&path, 10, 0, 0).unwrap();
+        let first = store.record("iss", "a", 1_000, 0).unwrap();
+        assert_eq!(
+            store.record("iss", "a", 1_000, 0).map(|_| ()),
+            Err(Refused::Replayed)
+        );
+        assert_eq!(first.wait(), Ok(()));
+        assert_eq!(lines(&path), 1, "the replay wrote nothing");
+    }
+
+    #[test]
     fn the_file_survives_a_restart_skips_a_torn_line_and_stays_compact() {
         let path = temp("restart.replay");
         let store = ReplayStore::open(&path, 100, 0, 10).unwrap();
-        store.record("iss", "a", 100, 10).unwrap();
-        store.record("iss", "old", 20, 10).unwrap();
+        store.use_once("iss", "a", 100, 10).unwrap();
+        store.use_once("iss", "old", 20, 10).unwrap();
         drop(store);
         // A crash in the middle of a line.
         std::fs::OpenOptions::new()
@@ -417,21 +483,18 @@ mod tests {
             .write_all(b"{\"iss\":\"iss\",\"jt")
             .unwrap();
         let store = ReplayStore::open(&path, 100, 0, 50).unwrap();
-        assert_eq!(store.record("iss", "a", 100, 50), Err(Refused::Replayed));
+        assert_eq!(store.use_once("iss", "a", 100, 50), Err(Refused::Replayed));
         assert_eq!(
-            store.record("iss", "old", 100, 50),
+            store.use_once("iss", "old", 100, 50),
             Ok(()),
             "it had expired"
         );
 
         // A flood of short-lived tokens: the file is compacted to the live ones.
         let path = temp("flood.replay");
-        let store = ReplayStore::open(&path, 100, 0, 0).unwrap();
-        if let Some(journal) = &store.file {
-            journal.lock().unwrap().compact_after = 64;
-        }
+        let store = ReplayStore::open_compacting_after(&path, 100, 0, 0, 64).unwrap();
         for i in 0..500u64 {
-            store.record("iss", &format!("j{i}"), i + 10, i).unwrap();
+            store.use_once("iss", &format!("j{i}"), i + 10, i).unwrap();
         }
         assert!(store.len() <= 11, "{}", store.len());
         let held = lines(&path);
@@ -439,7 +502,7 @@ mod tests {
         drop(store);
         let store = ReplayStore::open(&path, 100, 0, 500).unwrap();
         assert_eq!(
-            store.record("iss", "j499", 509, 500),
+            store.use_once("iss", "j499", 509, 500),
             Err(Refused::Replayed)
         );
     }
