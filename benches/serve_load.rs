@@ -4,7 +4,7 @@
 //! p50 and p99 latency, and the server's RSS before and after; asserts nothing about time.
 //!
 //! Three configurations: JWT with the replay store in memory, JWT with the replay store on disk
-//! (synced for every token), and no authentication (the engine and HTTP alone). Each run is
+//! (every token's line synced before its answer leaves), and no authentication (the engine and HTTP alone). Each run is
 //! bounded in count and in time, and every request goes to 127.0.0.1.
 //!
 //! `cargo bench --bench serve_load` (about a minute on 2 cores, after the build).

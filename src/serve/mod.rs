@@ -349,6 +349,9 @@ async fn authenticate(State(app): State<Arc<App>>, request: Request, next: Next)
         && !ops::unauthenticated(request.uri().path())
     {
         let path = request.uri().path();
+        // A hook call has no effect but its answer: it is computed while the token's use is
+        // synced, and sent only once it is. Feedback writes its log, so it waits for the sync.
+        let overlap = !path.ends_with("/feedback");
         let bearer = request
             .headers()
             .get(header::AUTHORIZATION)
@@ -358,20 +361,32 @@ async fn authenticate(State(app): State<Arc<App>>, request: Request, next: Next)
         } else {
             jwt.check(bearer, service_of(path))
         };
-        let verdict = match checked {
-            Ok(admitted) => admitted.durable().await,
-            Err(refused) => Err(refused),
+        let admitted = match checked {
+            Ok(admitted) => admitted,
+            Err(reason) => return unauthorized(&app, &reason),
         };
-        if let Err(reason) = verdict {
-            app.metrics.count_auth_failure(reason.failure);
-            let mut response = error(StatusCode::UNAUTHORIZED, &reason.to_string());
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            return response;
+        if overlap {
+            let (durable, response) = tokio::join!(admitted.durable(), next.run(request));
+            return match durable {
+                Ok(()) => response,
+                Err(reason) => unauthorized(&app, &reason),
+            };
+        }
+        if let Err(reason) = admitted.durable().await {
+            return unauthorized(&app, &reason);
         }
     }
     next.run(request).await
+}
+
+/// A 401 for a token refused, counted by reason.
+fn unauthorized(app: &App, reason: &AuthError) -> Response {
+    app.metrics.count_auth_failure(reason.failure);
+    let mut response = error(StatusCode::UNAUTHORIZED, &reason.to_string());
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
 }
 
 /// The token check on the blocking pool, when it may fetch a `jku`: a request waiting for the
