@@ -89,6 +89,13 @@ const CLAIMS: &[Claim] = &[
         "tramadol and sertraline ordered 10 days after phenelzine stopped: one contraindication",
     ),
     claim(
+        "review_zyban_draft_beside_bupropion_xl",
+        &[],
+        &["bupropion_above_max_dose"],
+        "a Zyban SR draft beside active bupropion XL 300 mg may be added to it (600 mg a day) or \
+         replace it: never read as a renewal in silence",
+    ),
+    claim(
         "review_pregabalin_sleep_apnoea",
         &["gabapentinoid_with_respiratory_impairment moderate"],
         &["pregabalin_above_renal_max"],

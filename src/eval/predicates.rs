@@ -110,7 +110,7 @@ pub fn entries_of(f: &PatientFacts, d: DrugId) -> impl Iterator<Item = &MedFact>
 }
 
 /// Was the entry being taken on `date`? Unknown when its dates do not say.
-fn taken_on(m: &MedFact, date: Date, as_of: Date) -> Tri {
+pub(crate) fn taken_on(m: &MedFact, date: Date, as_of: Date) -> Tri {
     if date == as_of {
         return Tri::from_bool(m.state == EntryState::Taking);
     }
@@ -157,6 +157,8 @@ fn dose_sum(f: &PatientFacts, d: DrugId, r: Route, date: Date) -> (f64, bool) {
     let drafts = relevant().any(|m| m.draft);
     let included = |m: &&MedFact| !drafts || m.draft;
     let sure = |m: &&MedFact| counted(m) == Tri::True && m.route == Some(r);
+    // A draft of another release form may replace an active order or be added to it.
+    uncertain |= drafts && unrenewed(r, relevant().filter(sure)).is_some();
     let mut total = 0.0;
     for m in Therapies::new(relevant().filter(included).filter(sure)) {
         match f.dose_of(m, d).daily {
@@ -165,6 +167,20 @@ fn dose_sum(f: &PatientFacts, d: DrugId, r: Route, date: Date) -> (f64, bool) {
         }
     }
     (total, uncertain)
+}
+
+/// An entry taken now that the drafts of `d` by `r` displace from the daily dose though none of
+/// them is of a release form that may renew it (a Zyban draft beside active Wellbutrin XL): the
+/// draft may replace it or be taken with it.
+pub fn unrenewed<'f>(
+    r: Route,
+    entries: impl Iterator<Item = &'f MedFact> + Clone,
+) -> Option<&'f MedFact> {
+    let drafts = entries.clone().filter(|m| m.draft && m.route == Some(r));
+    entries
+        .clone()
+        .filter(|m| !m.draft && m.route == Some(r))
+        .find(|m| !drafts.clone().any(|x| x.release.may_renew(m.release)))
 }
 
 /// The entries of one therapy each: a statement of use that mirrors an earlier order (or an

@@ -887,6 +887,22 @@ impl Cx<'_> {
 
     fn dose_reason(&self, d: usize, r: crate::route::Route) -> String {
         let name = &self.g.program.drugs[d].name;
+        let now = || {
+            predicates::entries_of(self.f, d).filter(|m| {
+                m.route == Some(r)
+                    && predicates::taken_on(m, self.f.as_of, self.f.as_of) == Tri::True
+            })
+        };
+        if let (Some(active), Some(draft)) =
+            (predicates::unrenewed(r, now()), now().find(|m| m.draft))
+        {
+            return format!(
+                "the draft order '{}' is another release form than '{}', taken now: it may replace \
+                 it or be taken with it, so the {name} dose is at least the draft's",
+                self.entry(draft).text,
+                self.entry(active).text
+            );
+        }
         for m in predicates::entries_of(self.f, d) {
             let e = self.entry(m);
             if m.route.is_none() {

@@ -177,6 +177,8 @@ pub struct MedFact {
     pub source: Option<EntrySource>,
     /// Taken as needed (PRN), as the record marks it; otherwise on a schedule.
     pub prn: bool,
+    /// The release form the text writes: a draft renews only an entry of a form it may renew.
+    pub release: super::Release,
 }
 
 /// A lab result matched to a declared lab.
@@ -428,6 +430,7 @@ impl PatientFacts {
             dose_key: dose_key(m),
             source: m.source,
             prn: m.prn,
+            release: super::Release::of(&m.text),
         })
     }
 

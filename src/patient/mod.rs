@@ -5,6 +5,7 @@ mod dose;
 mod facts;
 mod model;
 mod relations;
+mod release;
 mod strength;
 mod text;
 
@@ -15,5 +16,6 @@ pub use facts::{
 };
 pub use model::*;
 pub use relations::{LineError, RelationError, RelationSummary, RxnormRelations};
+pub use release::Release;
 pub use strength::{Per, Strength};
 pub use text::{MedIndex, NameHit, Resolution, ResolvedBy, TextScratch};
