@@ -316,17 +316,20 @@ fn stopped(f: &PatientFacts, d: DrugId, r: Route, window: i64) -> Tri {
     }
 }
 
-/// The entry by route `r` that ended last, and the one that ended before it.
-pub fn last_two(f: &PatientFacts, d: DrugId, r: Route) -> (Option<&MedFact>, Option<&MedFact>) {
-    let ended = || entries_of(f, d).filter(move |m| m.route == Some(r) && ended_on(m).is_some());
-    let key = |m: &&MedFact| (ended_on(m), m.start, m.entry);
-    let last = ended().max_by_key(key);
-    let before = last.and_then(|l| {
-        ended()
-            .filter(|m| m.entry != l.entry && key(m) <= key(&l))
-            .max_by_key(key)
-    });
-    (last, before)
+/// The entries of `d` by route `r` that ended, and the order in which they ended.
+fn ended_by(f: &PatientFacts, d: DrugId, r: Route) -> impl Iterator<Item = &MedFact> + Clone {
+    entries_of(f, d).filter(move |m| m.route == Some(r) && ended_on(m).is_some())
+}
+
+fn end_order(m: &MedFact) -> (Option<Date>, Option<Date>, usize) {
+    (ended_on(m), m.start, m.entry)
+}
+
+/// The entry of `d` by `r` that ended last before `entry` did.
+fn preceding<'f>(f: &'f PatientFacts, d: DrugId, r: Route, entry: &MedFact) -> Option<&'f MedFact> {
+    ended_by(f, d, r)
+        .filter(|m| m.entry != entry.entry && end_order(m) <= end_order(entry))
+        .max_by_key(|m| end_order(m))
 }
 
 /// The entries of drug or class `s` taken now.
@@ -392,7 +395,7 @@ pub fn reduced(
 /// through the entries that directly follow one another; an entry that ended long before the
 /// next one started is another course, not a step of a taper.
 fn tapered(f: &PatientFacts, d: DrugId, r: Route, step: i64) -> Tri {
-    let (Some(last), Some(_)) = last_two(f, d, r) else {
+    let Some(last) = ended_by(f, d, r).max_by_key(|m| end_order(m)) else {
         return Tri::False;
     };
     let Some(stop) = ended_on(last) else {
@@ -427,13 +430,4 @@ fn tapered(f: &PatientFacts, d: DrugId, r: Route, step: i64) -> Tri {
         None => Tri::False,
         Some(from) => Tri::from_bool(stop >= from.add_days(step - 1)),
     }
-}
-
-/// The entry of `d` by `r` that ended last before `entry` did.
-fn preceding<'f>(f: &'f PatientFacts, d: DrugId, r: Route, entry: &MedFact) -> Option<&'f MedFact> {
-    let key = |m: &MedFact| (ended_on(m), m.start, m.entry);
-    entries_of(f, d)
-        .filter(|m| m.route == Some(r) && ended_on(m).is_some())
-        .filter(|m| m.entry != entry.entry && key(m) <= key(entry))
-        .max_by_key(|m| key(m))
 }

@@ -17,30 +17,36 @@ pub enum Release {
 }
 
 impl Release {
-    /// The release form a medication text writes.
+    /// The release form a medication text writes. Read once per entry, without allocating.
     pub fn of(text: &str) -> Release {
-        let lower = text.to_ascii_lowercase();
-        let words: Vec<&str> = lower
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .collect();
-        let hours = |n: &str| {
-            let glued = [format!("{n}hr"), format!("{n}h"), format!("{n}hour")];
-            words
-                .windows(2)
-                .any(|w| w[0] == n && matches!(w[1], "hr" | "h" | "hour"))
-                || words.iter().any(|w| glued.iter().any(|g| g == w))
+        let words = || {
+            text.split(|c: char| !c.is_ascii_alphanumeric())
+                .filter(|w| !w.is_empty())
         };
-        if words.iter().any(|w| matches!(*w, "sr" | "sustained")) || hours("12") {
+        let any = |names: &[&str]| words().any(|w| names.iter().any(|n| w.eq_ignore_ascii_case(n)));
+        // "12 hr", "12hr", "12-hour", "12 h".
+        let hours = |n: &str| {
+            let unit = |u: &str| {
+                ["hr", "h", "hour"]
+                    .iter()
+                    .any(|x| u.eq_ignore_ascii_case(x))
+            };
+            let glued = |w: &str| w.strip_prefix(n).is_some_and(unit);
+            words().any(glued) || words().zip(words().skip(1)).any(|(a, b)| a == n && unit(b))
+        };
+        if any(&["sr", "sustained"]) || hours("12") {
             Release::Sustained
-        } else if words.contains(&"xl") || hours("24") {
+        } else if any(&["xl"]) || hours("24") {
             Release::Daily
-        } else if words.iter().any(|w| {
-            matches!(
-                *w,
-                "er" | "xr" | "cr" | "la" | "extended" | "controlled" | "prolonged"
-            )
-        }) {
+        } else if any(&[
+            "er",
+            "xr",
+            "cr",
+            "la",
+            "extended",
+            "controlled",
+            "prolonged",
+        ]) {
             Release::Extended
         } else {
             Release::Immediate
